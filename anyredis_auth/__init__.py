@@ -1,0 +1,43 @@
+"""anyredis_auth: an async Redis client on anyio (asyncio and trio) whose connections stay
+authenticated with short-lived Microsoft Entra ID tokens.
+
+The public names live here; the modules behind them are private.
+"""
+
+from ._client import Client
+from ._commands import Script
+from ._connection import MultiplexedConnection
+from ._credentials import Credentials
+from ._errors import (
+    AuthenticationError,
+    ConnectionClosedError,
+    ExecAbortError,
+    ProtocolError,
+    RedisConnectionError,
+    RedisError,
+    RedisTimeoutError,
+    ResponseError,
+    TokenRefreshError,
+)
+from ._options import ConnectionOptions
+from ._pipeline import Pipeline
+from ._version import __version__
+
+__all__ = [
+    "AuthenticationError",
+    "Client",
+    "ConnectionClosedError",
+    "ConnectionOptions",
+    "Credentials",
+    "ExecAbortError",
+    "MultiplexedConnection",
+    "Pipeline",
+    "ProtocolError",
+    "RedisConnectionError",
+    "RedisError",
+    "RedisTimeoutError",
+    "ResponseError",
+    "Script",
+    "TokenRefreshError",
+    "__version__",
+]

@@ -1,0 +1,60 @@
+"""The command line: the only part of the package that prints.
+
+Errors are one readable line and a non-zero exit code; ``--debug`` shows the traceback. Nothing
+printed here ever contains a password or token.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Sequence
+
+from .._errors import RedisError
+from ._commands import run_demo, run_exec, run_ping
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="anyredis-auth",
+        description="Async Redis client on anyio whose connections stay authenticated.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    parser.add_argument(
+        "--backend", choices=["asyncio", "trio"], default="asyncio", help="the event loop to run on"
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="run a workload against a local server it starts")
+    demo.add_argument("--duration", type=float, default=5.0, help="seconds to run (default 5)")
+    demo.add_argument("--concurrency", type=int, default=50, help="concurrent tasks (default 50)")
+    demo.add_argument("--server", choices=["auto", "redis", "valkey"], default="auto")
+
+    ping = commands.add_parser("ping", help="PING a server over one connection")
+    ping.add_argument("url")
+
+    execute = commands.add_parser("exec", help="run one command and print its reply")
+    execute.add_argument("url")
+    execute.add_argument("args", nargs="+", metavar="CMD [ARGS...]")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "demo":
+            return run_demo(args)
+        if args.command == "ping":
+            return run_ping(args)
+        return run_exec(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (RedisError, ValueError, OSError, RuntimeError) as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"anyredis-auth: error: {exc}", file=sys.stderr)
+        return 1

