@@ -19,7 +19,7 @@ import anyio
 import anyio.abc
 
 from ._errors import ConnectionClosedError, ProtocolError, RedisConnectionError
-from ._waiters import BatchWaiter, Waiter, fresh_copy
+from ._waiters import Waiter, fresh_copy, waiter_factory
 from .protocol import NEED_DATA, Parser, Push, encode_command
 
 __all__ = ["Link"]
@@ -49,6 +49,9 @@ class Link:
         self.address = address
         self._on_close = on_close
         self._pending: deque[Waiter] = deque()
+        factory = waiter_factory()
+        self._new_waiter = factory.single
+        self._new_batch = factory.batch
         self._outbuf: list[bytes] = []
         self._wake = anyio.Event()
         self._error: BaseException | None = None
@@ -56,8 +59,6 @@ class Link:
         self._finished = anyio.Event()
         #: Receives RESP3 push messages (pub/sub, client tracking); dropped when None.
         self.push_handler: Callable[[Push], None] | None = None
-        #: Bumped by every reply read: lets a health check tell a stalled socket from a busy one.
-        self.replies_read = 0
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -79,17 +80,17 @@ class Link:
         """Queue one encoded command; return the slot its reply will land in."""
         if self._error is not None:
             raise fresh_copy(self._error)
-        waiter = Waiter()
+        waiter = self._new_waiter()
         self._pending.append(waiter)
         self._outbuf.append(data)
         self._wake.set()
         return waiter
 
-    def submit_batch(self, data: bytes, count: int) -> BatchWaiter:
+    def submit_batch(self, data: bytes, count: int) -> Waiter:
         """Queue `count` encoded commands written as one blob; their replies fill one slot."""
         if self._error is not None:
             raise fresh_copy(self._error)
-        waiter = BatchWaiter(count)
+        waiter = self._new_batch(count)
         self._pending.extend([waiter] * count)
         self._outbuf.append(data)
         self._wake.set()
@@ -174,7 +175,6 @@ class Link:
                     if not pending:
                         raise ProtocolError("the server sent a reply that no command asked for")
                     pending.popleft().set(reply)
-                    self.replies_read += 1
         except anyio.EndOfStream:
             self.close(RedisConnectionError(f"the server at {self.address} closed the connection"))
         except _STREAM_ERRORS:

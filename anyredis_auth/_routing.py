@@ -49,9 +49,21 @@ def command_name(value: object) -> str:
     return ""
 
 
+#: Command names (as given: str or bytes) known to be ordinary whatever their arguments. This is
+#: on every command's path, so the common case is one set lookup.
+_ORDINARY: set[object] = set()
+_ORDINARY_LIMIT = 1024
+
+
 def classify(args: tuple[object, ...]) -> str | None:
     """None for an ordinary command, `BLOCKING`, or the reason the command is refused."""
-    name = command_name(args[0])
+    given = args[0]
+    try:
+        if given in _ORDINARY:
+            return None
+    except TypeError:  # unhashable (bytearray): classify the slow way
+        pass
+    name = command_name(given)
     if name in _BLOCKING_NAMES:
         return BLOCKING
     refused = _REFUSED.get(name)
@@ -59,6 +71,10 @@ def classify(args: tuple[object, ...]) -> str | None:
         return refused
     if name in _STREAM_READS and any(command_name(arg) == "BLOCK" for arg in args[1:]):
         return BLOCKING
-    if name == "CLIENT" and len(args) > 1 and command_name(args[1]) == "REPLY":
-        return "CLIENT REPLY would leave commands without replies on a shared connection"
+    if name == "CLIENT":
+        if len(args) > 1 and command_name(args[1]) == "REPLY":
+            return "CLIENT REPLY would leave commands without replies on a shared connection"
+        return None
+    if name not in _STREAM_READS and isinstance(given, (str, bytes)) and len(_ORDINARY) < _ORDINARY_LIMIT:
+        _ORDINARY.add(given)
     return None
