@@ -133,7 +133,9 @@ class Client:
                 credentials = await self._current_credentials()
                 replies = await link.request_many(handshake_commands(options, credentials))
             if scope.cancelled_caught:
-                raise RedisTimeoutError(f"the handshake with {options.address} took over {timeout:g} s")
+                raise RedisTimeoutError(
+                    f"the handshake with {options.address} took over {timeout:g} s"
+                )
             check_handshake(options, credentials, replies)
         except BaseException:
             link.close()
@@ -156,10 +158,11 @@ class Client:
             # Cancelled or failed mid-block: the server may still be blocked on it. Never reuse.
             link.close()
             raise
-        if self._group is None or len(self._idle_blocking) >= self.options.max_idle_blocking_connections:
+        if (
+            self._group is None
+            or len(self._idle_blocking) >= self.options.max_idle_blocking_connections
+        ):
             link.close()
         else:
             self._idle_blocking.append(link)
         return reply
-
-

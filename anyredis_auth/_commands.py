@@ -6,6 +6,7 @@ dict for HGETALL, a score string becomes a float, ...).
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any
@@ -20,7 +21,7 @@ Value = bytes | str | int | float | bytearray | memoryview
 def _pairs_to_dict(reply: Any) -> dict[Any, Any]:
     if isinstance(reply, dict):
         return reply
-    return dict(zip(reply[::2], reply[1::2]))
+    return dict(zip(reply[::2], reply[1::2], strict=True))
 
 
 def _score(value: Any) -> float | None:
@@ -102,11 +103,15 @@ class Commands:
         return True
 
     async def incr(self, key: Value, amount: int = 1) -> int:
-        reply = await (self.execute("INCR", key) if amount == 1 else self.execute("INCRBY", key, amount))
+        reply = await (
+            self.execute("INCR", key) if amount == 1 else self.execute("INCRBY", key, amount)
+        )
         return int(reply)
 
     async def decr(self, key: Value, amount: int = 1) -> int:
-        reply = await (self.execute("DECR", key) if amount == 1 else self.execute("DECRBY", key, amount))
+        reply = await (
+            self.execute("DECR", key) if amount == 1 else self.execute("DECRBY", key, amount)
+        )
         return int(reply)
 
     async def append(self, key: Value, value: Value) -> int:
@@ -232,7 +237,7 @@ class Commands:
     async def srem(self, key: Value, *members: Value) -> int:
         return int(await self.execute("SREM", key, *members))
 
-    async def smembers(self, key: Value) -> set[Any]:
+    async def smembers(self, key: Value) -> builtins.set[Any]:
         return set(await self.execute("SMEMBERS", key))
 
     async def sismember(self, key: Value, member: Value) -> bool:
@@ -282,11 +287,15 @@ class Commands:
 
     # -- scripting -----------------------------------------------------------------------------
 
-    async def eval(self, script: Value, keys: Iterable[Value] = (), args: Iterable[Value] = ()) -> Any:
+    async def eval(
+        self, script: Value, keys: Iterable[Value] = (), args: Iterable[Value] = ()
+    ) -> Any:
         keys = list(keys)
         return await self.execute("EVAL", script, len(keys), *keys, *args)
 
-    async def evalsha(self, sha: str, keys: Iterable[Value] = (), args: Iterable[Value] = ()) -> Any:
+    async def evalsha(
+        self, sha: str, keys: Iterable[Value] = (), args: Iterable[Value] = ()
+    ) -> Any:
         keys = list(keys)
         return await self.execute("EVALSHA", sha, len(keys), *keys, *args)
 
@@ -315,5 +324,3 @@ class Script:
                 raise
         # EVAL both runs the script and caches it, so the next call's EVALSHA finds it.
         return await self._commands.eval(self.script, keys, args)
-
-

@@ -73,7 +73,9 @@ class MultiplexedConnection(Commands):
         data = encode_command(*args)
         if (kind := classify(args)) is not None:
             if kind != BLOCKING:
-                raise ValueError(f"{command_name(args[0])} is not allowed on a shared connection: {kind}")
+                raise ValueError(
+                    f"{command_name(args[0])} is not allowed on a shared connection: {kind}"
+                )
             reply = await self._client._run_blocking(data)
         else:
             link = self._link
@@ -161,4 +163,3 @@ class MultiplexedConnection(Commands):
             self._push_send.send_nowait(message)
         except (anyio.WouldBlock, anyio.BrokenResourceError, anyio.ClosedResourceError):
             self.dropped_push_messages += 1
-

@@ -15,7 +15,7 @@ from ._errors import AuthenticationError, RedisConnectionError, RedisError, Resp
 from ._options import ConnectionOptions
 from ._version import __version__
 
-__all__ = ["auth_command", "handshake_commands", "check_handshake", "open_stream"]
+__all__ = ["auth_command", "check_handshake", "handshake_commands", "open_stream"]
 
 Command = list[bytes | str | int | float]
 _AUTH_ERRORS = ("WRONGPASS", "NOAUTH", "NOPERM", "INVALIDPASSWORD")
@@ -36,7 +36,7 @@ async def open_stream(options: ConnectionOptions) -> anyio.abc.ByteStream:
             )
         return await anyio.connect_tcp(options.host, options.port)
     except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
+        reason = exc.strerror or str(exc) or type(exc).__name__
         raise RedisConnectionError(f"could not connect to {options.address}: {reason}") from exc
 
 

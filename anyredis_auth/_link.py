@@ -35,7 +35,7 @@ _STREAM_ERRORS = (
 
 
 class Link:
-    """A connected byte stream with its pending-reply FIFO. Created by the client, run in its group."""
+    """A connected byte stream and its pending-reply FIFO; runs in the client's task group."""
 
     def __init__(
         self,
@@ -96,7 +96,9 @@ class Link:
         self._wake.set()
         return waiter
 
-    async def request_many(self, commands: Sequence[Sequence[bytes | str | int | float]]) -> list[object]:
+    async def request_many(
+        self, commands: Sequence[Sequence[bytes | str | int | float]]
+    ) -> list[object]:
         """Submit commands in one write and wait for all their replies (handshake, re-auth)."""
         blob = b"".join(encode_command(*command) for command in commands)
         replies = await self.submit_batch(blob, len(commands)).wait()
@@ -108,8 +110,10 @@ class Link:
     def close(self, error: BaseException | None = None) -> None:
         """Fail every pending slot with `error` (default: connection closed) and stop the tasks."""
         if self._error is None:
-            self._error = error if error is not None else ConnectionClosedError(
-                f"connection to {self.address} closed"
+            self._error = (
+                error
+                if error is not None
+                else ConnectionClosedError(f"connection to {self.address} closed")
             )
             pending, self._pending = self._pending, deque()
             self._outbuf.clear()
@@ -123,7 +127,9 @@ class Link:
     async def wait_finished(self) -> None:
         await self._finished.wait()
 
-    async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+    async def run(
+        self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
         """Run the writer and reader until the link closes; never raises (but on cancellation)."""
         try:
             with anyio.CancelScope() as scope:
@@ -181,4 +187,3 @@ class Link:
             self.close(RedisConnectionError(f"lost the connection to {self.address}"))
         except ProtocolError as exc:
             self.close(ProtocolError(f"{exc} (from {self.address}); the connection was dropped"))
-

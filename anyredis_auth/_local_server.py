@@ -48,9 +48,13 @@ def free_port() -> int:
 
 
 def admin_command(
-    host: str, port: int, *args: bytes | str | int | float, password: str | None = None, timeout: float = 5.0
+    host: str,
+    port: int,
+    *args: bytes | str | int | float,
+    password: str | None = None,
+    timeout: float = 5.0,
 ) -> object:
-    """Send one command on a fresh blocking connection (as the default user) and return the reply."""
+    """Send one command on a fresh blocking connection (default user); return the reply."""
     with socket.create_connection((host, port), timeout=timeout) as sock:
         payload = b""
         if password is not None:

@@ -76,7 +76,9 @@ class ConnectionOptions:
         if not 0 < self.port < 65536:
             raise ValueError(f"port must be between 1 and 65535, got {self.port!r}")
         if self.parser not in ("auto", "hiredis", "python"):
-            raise ValueError(f"option 'parser' must be auto, hiredis or python, got {self.parser!r}")
+            raise ValueError(
+                f"option 'parser' must be auto, hiredis or python, got {self.parser!r}"
+            )
         if self.reconnect_attempts < 1:
             raise ValueError("option 'reconnect_attempts' must be at least 1")
         if self.unix_path is not None and self.tls:

@@ -33,7 +33,9 @@ class Pipeline:
         self._encoded: list[bytes] = []
         self._names: list[str] = []
 
-    def execute_command(self, *args: bytes | str | int | float | bytearray | memoryview) -> Pipeline:
+    def execute_command(
+        self, *args: bytes | str | int | float | bytearray | memoryview
+    ) -> Pipeline:
         """Queue one command (checked and encoded now); returns the pipeline for chaining."""
         if not args:
             raise TypeError("a command needs at least its name")
@@ -59,7 +61,10 @@ class Pipeline:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.reset()
 
@@ -79,8 +84,9 @@ class Pipeline:
         if raise_on_error:
             for index, reply in enumerate(results):
                 if isinstance(reply, ResponseError):
-                    raise type(reply)(f"command #{index} ({names[index]}) of the pipeline failed: "
-                                      f"{reply.message}")
+                    raise type(reply)(
+                        f"command #{index} ({names[index]}) of the pipeline failed: {reply.message}"
+                    )
         return results
 
 

@@ -75,6 +75,10 @@ def classify(args: tuple[object, ...]) -> str | None:
         if len(args) > 1 and command_name(args[1]) == "REPLY":
             return "CLIENT REPLY would leave commands without replies on a shared connection"
         return None
-    if name not in _STREAM_READS and isinstance(given, (str, bytes)) and len(_ORDINARY) < _ORDINARY_LIMIT:
+    if (
+        name not in _STREAM_READS
+        and isinstance(given, (str, bytes))
+        and len(_ORDINARY) < _ORDINARY_LIMIT
+    ):
         _ORDINARY.add(given)
     return None

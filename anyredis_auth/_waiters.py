@@ -16,7 +16,7 @@ __all__ = ["Waiter", "WaiterFactory", "fresh_copy", "waiter_factory"]
 
 
 def fresh_copy(error: BaseException) -> BaseException:
-    """A new instance of `error` for one caller: many waiters share one failure, not one traceback."""
+    """A new instance of `error` for one caller: waiters share a failure, not a traceback."""
     try:
         copy = type(error)(*error.args)
     except Exception:

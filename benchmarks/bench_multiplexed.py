@@ -81,7 +81,9 @@ def ceiling(path: Path, port: int, backend: str, concurrency: int, total: int) -
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--concurrency", type=int, nargs="*", default=[1, 10, 100, 1000])
     parser.add_argument("--ops", nargs="*", default=["GET", "SET"])
     parser.add_argument("--backends", nargs="*", default=["asyncio", "trio"])
@@ -115,7 +117,9 @@ def main() -> None:
                     results: dict[str, list[float]] = {}
                     for _ in range(args.repeat):
                         for name in args.parsers:
-                            rate = anyio.run(ours, port, op, concurrency, total, name, backend=backend)
+                            rate = anyio.run(
+                                ours, port, op, concurrency, total, name, backend=backend
+                            )
                             results.setdefault(f"ours[{name}]", []).append(rate)
                         if op == "GET":
                             sketch = ceiling(args.ceiling, port, backend, concurrency, total)
@@ -125,7 +129,9 @@ def main() -> None:
                             rate = anyio.run(redis_py, port, op, concurrency, total)
                             results.setdefault("redis-py", []).append(rate)
                     medians = {name: statistics.median(values) for name, values in results.items()}
-                    rows.append({"op": op, "backend": backend, "concurrency": concurrency, **medians})
+                    rows.append(
+                        {"op": op, "backend": backend, "concurrency": concurrency, **medians}
+                    )
                     if not args.json:
                         _print_row(rows[-1], args.parsers[0])
     finally:

@@ -76,4 +76,3 @@ def key_prefix(request: pytest.FixtureRequest) -> str:
 
 def pytest_report_header() -> list[str]:
     return [f"{kind}-server: {find_binary(kind) or 'missing'}" for kind in KINDS]
-

@@ -26,7 +26,9 @@ def protocol(request: pytest.FixtureRequest) -> int:
     return int(request.param)
 
 
-async def test_set_get_and_error_reply(server: ServerProcess, protocol: int, key_prefix: str) -> None:
+async def test_set_get_and_error_reply(
+    server: ServerProcess, protocol: int, key_prefix: str
+) -> None:
     async with Client.from_url(server.url, protocol=protocol) as client:
         con = await client.get_multiplexed_async_connection()
         assert await con.execute("SET", key_prefix + "k", 42) == b"OK"
@@ -89,7 +91,9 @@ async def test_typed_commands(server: ServerProcess, protocol: int, key_prefix: 
         assert await script([k + "n"], [1]) == 17  # EVALSHA
 
 
-async def test_pipeline_and_transaction(server: ServerProcess, protocol: int, key_prefix: str) -> None:
+async def test_pipeline_and_transaction(
+    server: ServerProcess, protocol: int, key_prefix: str
+) -> None:
     k = key_prefix
     async with Client.from_url(server.url, protocol=protocol) as client:
         con = await client.get_multiplexed_async_connection()
@@ -124,7 +128,12 @@ async def test_pipeline_and_transaction(server: ServerProcess, protocol: int, ke
 async def test_refused_commands_name_the_reason(server: ServerProcess) -> None:
     async with Client.from_url(server.url) as client:
         con = await client.get_multiplexed_async_connection()
-        for command in (("SUBSCRIBE", "x"), ("select", "1"), (b"MULTI",), ("CLIENT", "REPLY", "OFF")):
+        for command in (
+            ("SUBSCRIBE", "x"),
+            ("select", "1"),
+            (b"MULTI",),
+            ("CLIENT", "REPLY", "OFF"),
+        ):
             with pytest.raises(ValueError, match="not allowed"):
                 await con.execute(*command)
         with pytest.raises(ValueError, match="pipeline"):
@@ -134,7 +143,9 @@ async def test_refused_commands_name_the_reason(server: ServerProcess) -> None:
         assert await con.execute("PING") == b"PONG"
 
 
-async def test_blocking_command_does_not_stall_others(server: ServerProcess, key_prefix: str) -> None:
+async def test_blocking_command_does_not_stall_others(
+    server: ServerProcess, key_prefix: str
+) -> None:
     key = key_prefix + "queue"
     async with Client.from_url(server.url) as client:
         con = await client.get_multiplexed_async_connection()
@@ -194,17 +205,17 @@ async def test_leaving_the_client_fails_pending_callers_and_ends_every_task(
         except ConnectionClosedError as exc:
             errors.append(exc)
 
-    async with anyio.create_task_group() as callers:  # the callers live outside the client
-        async with client:
-            con = await client.get_multiplexed_async_connection()
-            await con.execute("PING")
-            callers.start_soon(blocked, con, "BLPOP", key_prefix + "never", "0")
-            await anyio.sleep(0.1)
-            server.command("CLIENT", "PAUSE", 500, "ALL")
-            callers.start_soon(blocked, con, "PING")
-            await anyio.sleep(0.1)
-            ours = {task.id for task in anyio.get_running_tasks()} - before
-            assert len(ours) >= 2 + 4  # two callers; writer and reader of two connections
+    # The callers live outside the client.
+    async with anyio.create_task_group() as callers, client:
+        con = await client.get_multiplexed_async_connection()
+        await con.execute("PING")
+        callers.start_soon(blocked, con, "BLPOP", key_prefix + "never", "0")
+        await anyio.sleep(0.1)
+        server.command("CLIENT", "PAUSE", 500, "ALL")
+        callers.start_soon(blocked, con, "PING")
+        await anyio.sleep(0.1)
+        ours = {task.id for task in anyio.get_running_tasks()} - before
+        assert len(ours) >= 2 + 4  # two callers; writer and reader of two connections
     assert len(errors) == 2, errors
     assert {task.id for task in anyio.get_running_tasks()} - before == set()
     with pytest.raises(ConnectionClosedError):
@@ -234,12 +245,12 @@ async def test_server_death_fails_in_flight_callers_then_reconnects(
             except RedisConnectionError as exc:
                 outcomes.append(exc)
 
-        async with anyio.create_task_group() as group:
-            group.start_soon(call)
-            own_server.command("CLIENT", "PAUSE", 5000, "ALL")
-            group.start_soon(shared_call)
-            await anyio.sleep(0.2)
-            with anyio.fail_after(5):
+        with anyio.fail_after(5):
+            async with anyio.create_task_group() as group:
+                group.start_soon(call)
+                own_server.command("CLIENT", "PAUSE", 5000, "ALL")
+                group.start_soon(shared_call)
+                await anyio.sleep(0.2)
                 own_server.kill()
         assert len(outcomes) == 2
         assert all(isinstance(outcome, RedisConnectionError) for outcome in outcomes)
@@ -308,7 +319,9 @@ async def test_unix_socket_and_decoded_replies(server: ServerProcess) -> None:
         assert await con.execute("PING") == "PONG"
 
 
-async def test_push_messages_are_routed_away_from_replies(server: ServerProcess, key_prefix: str) -> None:
+async def test_push_messages_are_routed_away_from_replies(
+    server: ServerProcess, key_prefix: str
+) -> None:
     key = key_prefix + "tracked"
     async with Client.from_url(server.url) as client:
         con = await client.get_multiplexed_async_connection()

@@ -34,7 +34,13 @@ async def test_reply_arriving_after_its_caller_left_is_dropped(proxy: FaultProxy
         # Sent right behind the abandoned command: its reply must not be "abandoned".
         assert await con.execute("ECHO", "mine") == b"mine"
         proxy.delay = 0
-        assert [await con.execute("ECHO", str(i)) for i in range(5)] == [b"0", b"1", b"2", b"3", b"4"]
+        assert [await con.execute("ECHO", str(i)) for i in range(5)] == [
+            b"0",
+            b"1",
+            b"2",
+            b"3",
+            b"4",
+        ]
 
 
 async def test_socket_closed_mid_reply_fails_every_caller_then_reconnects(

@@ -15,7 +15,12 @@ def test_full_redis_url() -> None:
         "redis://alice:p%40ss@cache.example.net:6380/2?protocol=2&client_name=app"
         "&command_timeout=1.5&decode_responses=true"
     )
-    assert (options.host, options.port, options.db, options.protocol) == ("cache.example.net", 6380, 2, 2)
+    assert (options.host, options.port, options.db, options.protocol) == (
+        "cache.example.net",
+        6380,
+        2,
+        2,
+    )
     assert options.credentials == Credentials("alice", "p@ss")
     assert options.client_name == "app" and options.command_timeout == 1.5
     assert options.decode_responses is True and options.tls is False
@@ -59,7 +64,9 @@ def test_keyword_options_win_and_accept_timedelta() -> None:
         ("redis://user@h", {}, "no password"),
     ],
 )
-def test_bad_urls_and_options_name_the_part(url: str, options: dict[str, object], message: str) -> None:
+def test_bad_urls_and_options_name_the_part(
+    url: str, options: dict[str, object], message: str
+) -> None:
     with pytest.raises((ValueError, LookupError), match=message):
         options_from_url(url, **options)
 
@@ -77,7 +84,13 @@ def test_no_password_in_errors_or_reprs() -> None:
         assert secret not in str(caught.value)
     options = options_from_url(f"redis://user:{secret}@h")
     client = Client(options)
-    for text in (repr(options), str(options), repr(client), repr(options.credentials), options.address):
+    for text in (
+        repr(options),
+        str(options),
+        repr(client),
+        repr(options.credentials),
+        options.address,
+    ):
         assert secret not in text
     assert "user" in repr(options.credentials)
 

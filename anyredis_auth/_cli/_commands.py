@@ -81,12 +81,18 @@ def run_demo(args: argparse.Namespace) -> int:
     server = _demo_server(args.server).start()
     try:
         server.add_user("demo-user", "demo-password-not-a-secret-worth-keeping")
-        url = server.url.replace("redis://", "redis://demo-user:demo-password-not-a-secret-worth-keeping@")
+        url = server.url.replace(
+            "redis://", "redis://demo-user:demo-password-not-a-secret-worth-keeping@"
+        )
         print(f"started {server.kind}-server on 127.0.0.1:{server.port} (backend: {args.backend})")
-        stats = anyio.run(_demo_workload, url, args.duration, args.concurrency, backend=args.backend)
+        stats = anyio.run(
+            _demo_workload, url, args.duration, args.concurrency, backend=args.backend
+        )
     finally:
         server.close()
-    print(f"done: {stats['ops']:,} commands, {stats['errors']} errors, {stats['wrong']} wrong replies")
+    print(
+        f"done: {stats['ops']:,} commands, {stats['errors']} errors, {stats['wrong']} wrong replies"
+    )
     return 0 if stats["errors"] == 0 and stats["wrong"] == 0 else 1
 
 
@@ -115,8 +121,10 @@ async def _demo_workload(url: str, duration: float, concurrency: int) -> dict[st
                 now = time.perf_counter()
                 rate = (stats["ops"] - last_ops) / (now - last_time)
                 last_ops, last_time = stats["ops"], now
-                line = (f"{now - started:5.1f}s  {rate:>10,.0f} ops/s  errors {stats['errors']}  "
-                        f"wrong replies {stats['wrong']}")
+                line = (
+                    f"{now - started:5.1f}s  {rate:>10,.0f} ops/s  errors {stats['errors']}  "
+                    f"wrong replies {stats['wrong']}"
+                )
                 print(f"\r{line}", end="", flush=True) if interactive else print(line, flush=True)
 
         with anyio.move_on_after(duration):

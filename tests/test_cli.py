@@ -1,0 +1,60 @@
+"""The command line, run as users run it: a subprocess."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests._servers import ServerProcess
+
+
+def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "anyredis_auth", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_demo_runs_a_clean_workload_and_stops_its_server(backend: str) -> None:
+    result = run_cli("--backend", backend, "demo", "--duration", "1.5", "--concurrency", "10")
+    assert result.returncode == 0, result.stderr
+    assert "0 errors, 0 wrong replies" in result.stdout
+    port = result.stdout.split("127.0.0.1:", 1)[1].split()[0]
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
+    assert f"--port {port}" not in ps  # the server it started is gone
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_ping_and_exec(server: ServerProcess, backend: str) -> None:
+    assert run_cli("--backend", backend, "ping", server.url).stdout.strip() == '"PONG"'
+    result = run_cli("--backend", backend, "exec", server.url, "RPUSH", "cli:list", "a", "b")
+    assert result.returncode == 0 and result.stdout.startswith("(integer)")
+    result = run_cli("--backend", backend, "exec", server.url, "LRANGE", "cli:list", "0", "-1")
+    assert result.stdout.splitlines()[-2:] == ['1) "a"', '2) "b"']
+    result = run_cli("exec", server.url, "INCR", "cli:list")
+    assert result.returncode == 1 and result.stdout.startswith("(error) WRONGTYPE")
+    server.command("DEL", "cli:list")
+
+
+def test_errors_are_one_line_without_secrets(server: ServerProcess) -> None:
+    server.add_user("cli-user", "right")
+    secret = "wrong-secret-value"
+    cases = [
+        ("ping", server.url.replace("redis://", f"redis://cli-user:{secret}@")),
+        ("ping", f"redis://cli-user:{secret}@127.0.0.1:1"),
+        ("ping", f"http://cli-user:{secret}@h"),
+    ]
+    for command, url in cases:
+        result = run_cli(command, url)
+        assert result.returncode == 1
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("anyredis-auth: error: ")
+        assert secret not in result.stderr + result.stdout
+    debug = run_cli("--debug", "ping", cases[0][1])
+    assert "Traceback" in debug.stderr and secret not in debug.stderr
