@@ -1,0 +1,149 @@
+"""Command encoding: a command is a RESP array of bulk strings.
+
+Accepted argument types and their wire form:
+
+=================  ===========================================================================
+``bytes``          as is
+``str``            UTF-8
+``int``            decimal (``-12``); ``bool`` is refused even though it is an ``int``
+``float``          ``repr()`` so it round-trips (``0.1``, ``1e+16``); ``inf``/``-inf`` as
+                   ``inf``/``-inf`` (what Redis accepts); NaN is refused with ``ValueError``
+``bytearray``      as is
+``memoryview``     its bytes
+=================  ===========================================================================
+
+Anything else (``None``, ``bool``, ``dict``, ``list``, ...) raises ``TypeError`` naming the
+argument's 1-based position and type: silently sending ``str(None)`` is a classic source of bugs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeAlias
+
+__all__ = ["CommandArg", "encode_command", "encode_commands"]
+
+CommandArg: TypeAlias = bytes | str | int | float | bytearray | memoryview
+"""One argument of a command."""
+
+_EXPECTED = "expected bytes, str, int, float, bytearray or memoryview"
+_CRLF = b"\r\n"
+# Preformatted headers for the common small sizes: a table lookup beats formatting.
+_BULK_HEADERS: tuple[bytes, ...] = tuple(b"$%d\r\n" % n for n in range(1024))
+_ARRAY_HEADERS: tuple[bytes, ...] = tuple(b"*%d\r\n" % n for n in range(64))
+
+
+def encode_command(*args: CommandArg) -> bytes:
+    """Encode one command, e.g. ``encode_command("SET", "key", b"value", "EX", 60)``.
+
+    Raises ``ValueError`` for an empty command, a NaN float or a ``str`` that cannot be encoded
+    as UTF-8 (a lone surrogate), and ``TypeError`` for an argument of another type than those
+    listed in the module documentation; both messages give the argument's 1-based position.
+    """
+    parts: list[bytes | bytearray | memoryview] = []
+    _append_command(parts, args, "the command")
+    return b"".join(parts)
+
+
+def encode_commands(commands: Iterable[Sequence[CommandArg]]) -> bytes:
+    """Encode several commands (a pipeline or a transaction) into one buffer.
+
+    ``encode_commands([("SET", "k", 1), ("GET", "k")])`` equals
+    ``encode_command("SET", "k", 1) + encode_command("GET", "k")``; errors name the command's
+    1-based index as well as the argument's position.
+    """
+    parts: list[bytes | bytearray | memoryview] = []
+    for index, command in enumerate(commands, 1):
+        _append_command(parts, command, f"command {index}")
+    return b"".join(parts)
+
+
+def _append_command(
+    parts: list[bytes | bytearray | memoryview], args: Sequence[CommandArg], where: str
+) -> None:
+    count = len(args)
+    if count == 0:
+        raise ValueError(f"{where} is empty: a command needs at least its name")
+    parts.append(_ARRAY_HEADERS[count] if count < 64 else b"*%d\r\n" % count)
+    append = parts.append
+    headers = _BULK_HEADERS
+    crlf = _CRLF
+    items: Sequence[Any] = args  # dispatched on the exact type below
+    try:
+        for arg in items:
+            kind = type(arg)
+            payload: bytes | bytearray | memoryview
+            if kind is bytes:
+                payload = arg
+            elif kind is str:
+                payload = arg.encode()
+            elif kind is int:
+                payload = b"%d" % arg
+            else:
+                payload = _coerce(arg)
+            size = len(payload)
+            append(headers[size] if size < 1024 else b"$%d\r\n" % size)
+            append(payload)
+            append(crlf)
+    except _BadArgument as exc:
+        position = _position_of(args, exc.arg)
+        raise exc.error_type(f"argument {position} of {where} {exc.detail}") from None
+    except UnicodeEncodeError:
+        position = next(
+            i for i, arg in enumerate(args, 1) if isinstance(arg, str) and not _utf8_ok(arg)
+        )
+        raise ValueError(
+            f"argument {position} of {where} is a str that cannot be encoded as UTF-8 "
+            "(it holds a lone surrogate)"
+        ) from None
+
+
+class _BadArgument(Exception):
+    """Internal: carries the offending argument out of the hot loop."""
+
+    def __init__(self, arg: object, error_type: type[Exception], detail: str) -> None:
+        super().__init__(detail)
+        self.arg = arg
+        self.error_type = error_type
+        self.detail = detail
+
+
+def _coerce(arg: object) -> bytes | bytearray | memoryview:
+    """The slow path: every accepted type but exact bytes, str and int."""
+    if isinstance(arg, float):
+        if math.isnan(arg):
+            raise _BadArgument(arg, ValueError, "is a float NaN, which Redis cannot parse")
+        # repr() round-trips and spells the infinities "inf" / "-inf", which Redis accepts.
+        return repr(float(arg)).encode()
+    if isinstance(arg, (bytes, bytearray)):
+        return arg
+    if isinstance(arg, memoryview):
+        # A flat view of bytes, so that len() is the size in bytes.
+        return arg.cast("B") if arg.c_contiguous else arg.tobytes()
+    if isinstance(arg, bool):
+        raise _BadArgument(
+            arg,
+            TypeError,
+            f"has type bool; {_EXPECTED} (booleans are refused: send 0/1 or a string)",
+        )
+    if isinstance(arg, int):  # int subclasses such as IntEnum: their integer value
+        return b"%d" % int(arg)
+    if isinstance(arg, str):  # str subclasses such as StrEnum: their string value
+        return str.encode(arg)
+    raise _BadArgument(arg, TypeError, f"has type {type(arg).__name__}; {_EXPECTED}")
+
+
+def _position_of(args: Sequence[object], arg: object) -> int:
+    for position, candidate in enumerate(args, 1):
+        if candidate is arg:
+            return position
+    return 0  # unreachable: the argument came from args
+
+
+def _utf8_ok(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
