@@ -1,0 +1,86 @@
+"""The provider protocol every credentials source implements, and the static provider."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Protocol, runtime_checkable
+
+import anyio
+import anyio.abc
+from anyio.streams.memory import MemoryObjectReceiveStream
+
+from .._credentials import Credentials
+from .._errors import TokenRefreshError
+from ._broadcast import CredentialsBroadcast
+from ._config import RetryConfig
+
+__all__ = ["StaticCredentialsProvider", "StreamingCredentialsProvider"]
+
+
+@runtime_checkable
+class StreamingCredentialsProvider(Protocol):
+    """A source of credentials that may change over time (the seed's trait of the same name).
+
+    - `subscribe` gives each caller its own stream: the current credentials first (once there
+      are any), then every new one; a refresh that failed for good arrives as a
+      `TokenRefreshError` item and the stream goes on. Close the stream to unsubscribe.
+    - `current_credentials` returns valid credentials, waiting for the first ones; it raises
+      `TokenRefreshError` when there are none and the latest attempt(s) failed.
+    - `run` is the provider's background work (the token refresher). It runs in the task group
+      of whoever enters it: ``await group.start(provider.run)``. It calls
+      ``task_status.started()`` at once. Any number of task groups may run it at the same time:
+      one refreshes, the others stand by and take over when it stops.
+    """
+
+    def subscribe(self) -> MemoryObjectReceiveStream[Credentials | TokenRefreshError]: ...
+
+    async def current_credentials(self) -> Credentials: ...
+
+    async def run(
+        self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None: ...
+
+
+class StaticCredentialsProvider:
+    """Fixed credentials behind the provider protocol (``username`` may be ``None``).
+
+    `run` has nothing to do: it reports itself started and returns at once. `start` exists so
+    code written for token providers works unchanged; it does nothing.
+    """
+
+    def __init__(self, username: str | None, password: str) -> None:
+        self._credentials = Credentials(username, password)
+        self._broadcast = CredentialsBroadcast()
+        self._broadcast.publish(self._credentials)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(username={self._credentials.username!r})"
+
+    @property
+    def credentials(self) -> Credentials:
+        return self._credentials
+
+    def start(self, retry_config: RetryConfig | None = None) -> None:
+        """Nothing to arm: static credentials never fail."""
+
+    def subscribe(self) -> MemoryObjectReceiveStream[Credentials | TokenRefreshError]:
+        return self._broadcast.subscribe()
+
+    async def current_credentials(self) -> Credentials:
+        return self._credentials
+
+    async def run(
+        self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
+        task_status.started()
+
+    async def __aenter__(self) -> StaticCredentialsProvider:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
