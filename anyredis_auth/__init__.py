@@ -4,9 +4,19 @@ authenticated with short-lived Microsoft Entra ID tokens.
 The public names live here; the modules behind them are private.
 """
 
+from ._auth import (
+    AccessToken,
+    CredentialsBroadcast,
+    RefreshStats,
+    RetryConfig,
+    StaticCredentialsProvider,
+    StreamingCredentialsProvider,
+    TokenCredentialsProvider,
+    TokenRefreshConfig,
+)
 from ._client import Client
 from ._commands import Script
-from ._connection import MultiplexedConnection
+from ._connection import ConnectionStats, MultiplexedConnection
 from ._credentials import Credentials
 from ._errors import (
     AuthenticationError,
@@ -24,11 +34,14 @@ from ._pipeline import Pipeline
 from ._version import __version__
 
 __all__ = [
+    "AccessToken",
     "AuthenticationError",
     "Client",
     "ConnectionClosedError",
     "ConnectionOptions",
+    "ConnectionStats",
     "Credentials",
+    "CredentialsBroadcast",
     "ExecAbortError",
     "MultiplexedConnection",
     "Pipeline",
@@ -36,8 +49,14 @@ __all__ = [
     "RedisConnectionError",
     "RedisError",
     "RedisTimeoutError",
+    "RefreshStats",
     "ResponseError",
+    "RetryConfig",
     "Script",
+    "StaticCredentialsProvider",
+    "StreamingCredentialsProvider",
+    "TokenCredentialsProvider",
+    "TokenRefreshConfig",
     "TokenRefreshError",
     "__version__",
 ]

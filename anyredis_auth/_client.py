@@ -33,6 +33,16 @@ class Client:
     """
 
     def __init__(self, options: ConnectionOptions, credentials_provider: Any = None) -> None:
+        if (
+            credentials_provider is not None
+            and not options.tls
+            and not options.is_local
+            and not options.allow_insecure_transport
+        ):
+            raise ValueError(
+                f"refusing to send tokens in clear text to {options.address}: use rediss:// "
+                "(Azure requires TLS), or pass allow_insecure_transport=True"
+            )
         self.options = options
         self._provider = credentials_provider
         self._group: anyio.abc.TaskGroup | None = None
@@ -69,6 +79,10 @@ class Client:
         group = anyio.create_task_group()
         await group.__aenter__()
         self._group = group
+        if self._provider is not None:
+            # The provider's refresher runs here unless someone runs it already; then this one
+            # stands by and takes over if that one stops.
+            await group.start(self._provider.run)
         return self
 
     async def __aexit__(
@@ -100,7 +114,7 @@ class Client:
     async def get_multiplexed_async_connection(self) -> MultiplexedConnection:
         """A new connection that any number of tasks may share; connected before it returns."""
         self._require_group()
-        connection = MultiplexedConnection(self, self.options)
+        connection = MultiplexedConnection(self, self.options, self._provider)
         await connection.connect()
         return connection
 
@@ -111,8 +125,8 @@ class Client:
             return credentials
         return self.options.credentials
 
-    async def _open_link(self, options: ConnectionOptions) -> Link:
-        """Connect, start the link's tasks in our group and run the handshake."""
+    async def _open_link(self, options: ConnectionOptions, credentials: Credentials | None) -> Link:
+        """Connect, start the link's tasks in our group and log in with `credentials`."""
         group = self._require_group()
         timeout = options.connect_timeout
         with anyio.move_on_after(timeout) as scope:
@@ -130,13 +144,13 @@ class Client:
         try:
             await group.start(link.run)
             with anyio.move_on_after(timeout) as scope:
-                credentials = await self._current_credentials()
                 replies = await link.request_many(handshake_commands(options, credentials))
             if scope.cancelled_caught:
                 raise RedisTimeoutError(
                     f"the handshake with {options.address} took over {timeout:g} s"
                 )
             check_handshake(options, credentials, replies)
+            link.credentials = credentials
         except BaseException:
             link.close()
             raise
@@ -144,14 +158,16 @@ class Client:
 
     async def _run_blocking(self, data: bytes) -> object:
         """Run one blocking command on a dedicated connection, kept for reuse when it ends well."""
+        credentials = await self._current_credentials()
         link = None
         while self._idle_blocking:
             candidate = self._idle_blocking.pop()
-            if not candidate.closed:
+            if not candidate.closed and candidate.credentials == credentials:
                 link = candidate
                 break
+            candidate.close()  # closed, or logged in with credentials that were replaced
         if link is None:
-            link = await self._open_link(self.options)
+            link = await self._open_link(self.options, credentials)
         try:
             reply = await link.submit(data).wait()
         except BaseException:

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import anyio.abc
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._commands import Commands
-from ._errors import ConnectionClosedError, RedisConnectionError, RedisTimeoutError, ResponseError
+from ._credentials import Credentials
+from ._errors import (
+    AuthenticationError,
+    ConnectionClosedError,
+    RedisConnectionError,
+    RedisTimeoutError,
+    ResponseError,
+    TokenRefreshError,
+)
+from ._handshake import auth_command
 from ._pipeline import Pipeline
 from ._routing import BLOCKING, classify, command_name
 from ._waiters import Waiter
@@ -19,10 +31,23 @@ if TYPE_CHECKING:
     from ._link import Link
     from ._options import ConnectionOptions
 
-__all__ = ["MultiplexedConnection"]
+__all__ = ["ConnectionStats", "MultiplexedConnection"]
+
+logger = logging.getLogger("anyredis_auth.connection")
 
 #: Push messages kept for a slow consumer before new ones are dropped (and counted).
 PUSH_BUFFER = 1000
+
+
+@dataclass
+class ConnectionStats:
+    """What happened to a connection's sessions (never holds a secret)."""
+
+    connects: int = 0
+    reauths: int = 0
+    reauth_failures: int = 0
+    replacements: int = 0
+    last_reauth_error: str | None = None
 
 
 class MultiplexedConnection(Commands):
@@ -37,11 +62,21 @@ class MultiplexedConnection(Commands):
 
     Blocking commands (BLPOP, XREAD BLOCK, WAIT, ...) run on a dedicated connection so they never
     stall the others.
+
+    With a credentials provider, the connection follows the provider's stream: each new
+    credential is sent as ``AUTH`` in line with the other commands (those queued before it run as
+    the old identity, those after as the new one, with no pause). If the server refuses it or
+    does not answer in time, the connection is replaced by a fresh one logged in with the newest
+    credentials; commands already in flight on the old socket still get their replies.
     """
 
-    def __init__(self, client: Client, options: ConnectionOptions) -> None:
+    def __init__(self, client: Client, options: ConnectionOptions, provider: Any = None) -> None:
         self._client = client
         self._options = options
+        self._provider = provider
+        self._credentials: Credentials | None = options.credentials
+        self._watcher: anyio.CancelScope | None = None
+        self.stats = ConnectionStats()
         self._link: Link | None = None
         self._lock = anyio.Lock()
         self._closed = False
@@ -96,12 +131,22 @@ class MultiplexedConnection(Commands):
         return Pipeline(self, transaction)
 
     async def connect(self) -> None:
-        """Connect now (the first command would otherwise); errors surface here."""
+        """Connect now (the first command would otherwise); errors surface here.
+
+        With a provider this waits for its first credentials (`TokenRefreshError` when the
+        identity provider fails) and starts following its stream.
+        """
+        if self._provider is not None and self._watcher is None:
+            self._credentials = await self._provider.current_credentials()
+            subscription = self._provider.subscribe()
+            await self._client._require_group().start(self._follow_credentials, subscription)
         await self._connected()
 
     async def aclose(self) -> None:
         """Close the socket; pending and later commands get `ConnectionClosedError`."""
         self._closed = True
+        if self._watcher is not None:
+            self._watcher.cancel()
         if self._link is not None:
             self._link.close(ConnectionClosedError("the connection was closed"))
             self._link = None
@@ -141,7 +186,7 @@ class MultiplexedConnection(Commands):
                     delay = options.reconnect_initial_delay * 2 ** (self._failures - 1)
                     await anyio.sleep(min(options.reconnect_max_delay, delay))
                 try:
-                    link = await self._client._open_link(options)
+                    link = await self._client._open_link(options, self._credentials)
                 except (RedisConnectionError, RedisTimeoutError) as exc:
                     self._failures = min(self._failures + 1, 30)
                     last_error = exc
@@ -150,13 +195,91 @@ class MultiplexedConnection(Commands):
                     link.close(ConnectionClosedError("the connection was closed"))
                     raise ConnectionClosedError("the connection was closed")
                 self._failures = 0
-                link.push_handler = self._on_push
-                self._link = link
+                self._install(link)
                 return link
             assert last_error is not None
             raise type(last_error)(
                 f"{last_error} (after {options.reconnect_attempts} attempts)"
             ) from last_error
+
+    def _install(self, link: Link) -> None:
+        link.push_handler = self._on_push
+        self._link = link
+        self.stats.connects += 1
+
+    # -- re-authentication ---------------------------------------------------------------------
+
+    async def _follow_credentials(
+        self,
+        subscription: MemoryObjectReceiveStream[Credentials | TokenRefreshError],
+        *,
+        task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Runs in the client's group for as long as this connection lives."""
+        with anyio.CancelScope() as scope, subscription:
+            self._watcher = scope
+            task_status.started()
+            async for item in subscription:
+                if isinstance(item, TokenRefreshError):
+                    # The refresher keeps trying; the current session stays valid meanwhile.
+                    logger.warning("credentials provider error: %s", item)
+                    continue
+                if item == self._credentials and self._link_is_on(item):
+                    continue
+                self._credentials = item
+                await self._reauthenticate(item)
+
+    def _link_is_on(self, credentials: Credentials) -> bool:
+        link = self._link
+        return link is None or link.closed or link.credentials == credentials
+
+    async def _reauthenticate(self, credentials: Credentials) -> None:
+        link = self._link
+        if link is None or link.closed or link.credentials == credentials:
+            return  # the next connect (or this session) already uses them
+        timeout = self._options.connect_timeout
+        who = credentials.username or "default"
+        problem: str | None = None
+        try:
+            with anyio.move_on_after(timeout) as scope:
+                (reply,) = await link.request_many([auth_command(credentials)])
+            if scope.cancelled_caught:
+                problem = f"no reply to AUTH within {timeout:g} s"
+            elif isinstance(reply, ResponseError):
+                problem = f"the server refused AUTH: {reply.message}"
+        except RedisConnectionError:
+            return  # the socket died meanwhile; the reconnect uses the newest credentials
+        if problem is None:
+            link.credentials = credentials
+            self.stats.reauths += 1
+            logger.info("re-authenticated %s as %r", link.address, who)
+            return
+        self.stats.reauth_failures += 1
+        self.stats.last_reauth_error = problem
+        logger.warning(
+            "re-authentication of %s as %r failed (%s); replacing the connection",
+            link.address,
+            who,
+            problem,
+        )
+        await self._replace(link)
+
+    async def _replace(self, old: Link) -> None:
+        """A fresh session with the newest credentials takes over; the old drains and closes."""
+        async with self._lock:
+            if self._link is not old or self._closed:
+                return
+            try:
+                new = await self._client._open_link(self._options, self._credentials)
+            except (RedisConnectionError, RedisTimeoutError, AuthenticationError) as exc:
+                old.close(
+                    RedisConnectionError(f"re-authentication failed and reconnecting failed: {exc}")
+                )
+                self._link = None
+                return
+            self._install(new)
+            self.stats.replacements += 1
+        old.retire()
 
     def _on_push(self, message: Push) -> None:
         try:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 import anyio
 import anyio.abc
 
+from ._credentials import Credentials
 from ._errors import ConnectionClosedError, ProtocolError, RedisConnectionError
 from ._waiters import Waiter, fresh_copy, waiter_factory
 from .protocol import NEED_DATA, Parser, Push, encode_command
@@ -57,6 +58,9 @@ class Link:
         self._error: BaseException | None = None
         self._cancel_scope: anyio.CancelScope | None = None
         self._finished = anyio.Event()
+        #: The credentials this session is logged in with (None: no AUTH was sent).
+        self.credentials: Credentials | None = None
+        self._retiring = False
         #: Receives RESP3 push messages (pub/sub, client tracking); dropped when None.
         self.push_handler: Callable[[Push], None] | None = None
 
@@ -124,6 +128,12 @@ class Link:
         if self._cancel_scope is not None:
             self._cancel_scope.cancel()
 
+    def retire(self) -> None:
+        """Close once the replies already in flight are in: a replacement takes new commands."""
+        self._retiring = True
+        if not self._pending:
+            self.close(ConnectionClosedError(f"connection to {self.address} was replaced"))
+
     async def wait_finished(self) -> None:
         await self._finished.wait()
 
@@ -181,6 +191,9 @@ class Link:
                     if not pending:
                         raise ProtocolError("the server sent a reply that no command asked for")
                     pending.popleft().set(reply)
+                if self._retiring and not pending:
+                    self.close(ConnectionClosedError(f"connection to {self.address} was replaced"))
+                    return
         except anyio.EndOfStream:
             self.close(RedisConnectionError(f"the server at {self.address} closed the connection"))
         except _STREAM_ERRORS:

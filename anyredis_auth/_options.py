@@ -6,6 +6,7 @@ Every error names the part of the URL or the option that is wrong, and never ech
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import ssl
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -67,6 +68,8 @@ class ConnectionOptions:
     #: Dedicated connections kept idle for blocking commands (BLPOP, XREAD BLOCK, ...).
     max_idle_blocking_connections: int = 4
     lib_name: str = "anyredis-auth"
+    #: Let a credentials provider's tokens travel over plain TCP to a non-loopback host.
+    allow_insecure_transport: bool = False
 
     def __post_init__(self) -> None:
         if self.protocol not in (2, 3):
@@ -94,6 +97,16 @@ class ConnectionOptions:
             return f"unix://{self.unix_path}"
         scheme = "rediss" if self.tls else "redis"
         return f"{scheme}://{self.host}:{self.port}"
+
+    @property
+    def is_local(self) -> bool:
+        """A Unix socket or a loopback address: nothing leaves this machine."""
+        if self.unix_path is not None or self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host.strip("[]")).is_loopback
+        except ValueError:
+            return False
 
     def replace(self, **changes: Any) -> ConnectionOptions:
         return dataclasses.replace(self, **changes)

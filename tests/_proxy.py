@@ -2,7 +2,8 @@
 
 Faults apply to the server-to-client direction (replies), where the races live:
 `delay` holds every chunk back, `stalled` stops forwarding (a half-open socket), `cut_after`
-forwards that many more bytes and then resets both sides, `drop()` closes every connection now.
+forwards that many more bytes and then resets both sides, `drop()` closes every connection now,
+`replace_once(old, new)` swaps the next reply chunk that is exactly `old` for `new`.
 """
 
 from __future__ import annotations
@@ -19,12 +20,16 @@ class FaultProxy:
         self.stalled = False
         self.cut_after: int | None = None
         self.connections = 0
+        self.replacement: tuple[bytes, bytes] | None = None
         self._pairs: list[tuple[anyio.abc.ByteStream, anyio.abc.ByteStream]] = []
         self._resume = anyio.Event()
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}"
+
+    def replace_once(self, old: bytes, new: bytes) -> None:
+        self.replacement = (old, new)
 
     def resume(self) -> None:
         self.stalled = False
@@ -78,6 +83,8 @@ class FaultProxy:
                 if faulty:
                     while self.stalled:
                         await self._resume.wait()
+                    if self.replacement is not None and chunk == self.replacement[0]:
+                        chunk, self.replacement = self.replacement[1], None
                     if self.delay:
                         await anyio.sleep(self.delay)
                     if self.cut_after is not None:
