@@ -185,6 +185,10 @@ class MultiplexedConnection(Commands):
                 if self._failures:
                     delay = options.reconnect_initial_delay * 2 ** (self._failures - 1)
                     await anyio.sleep(min(options.reconnect_max_delay, delay))
+                if self._provider is not None:
+                    # Valid now (the provider never hands out an expired token), or a typed
+                    # TokenRefreshError when the identity provider has nothing valid.
+                    self._credentials = await self._provider.current_credentials()
                 try:
                     link = await self._client._open_link(options, self._credentials)
                 except (RedisConnectionError, RedisTimeoutError) as exc:

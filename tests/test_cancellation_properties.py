@@ -82,8 +82,15 @@ async def test_random_cancellations_never_deliver_a_wrong_reply(
         async with anyio.create_task_group() as group:
             for index in range(TASKS):
                 group.start_soon(worker, index)
-        # The connection still works, in order, after all of that.
-        con2_replies = [await con.execute("ECHO", str(i)) for i in range(3)]
+        # The connection still works, in order, after all of that (a 2 ms timeout may still
+        # expire on a loaded machine: only a wrong reply would fail this).
+        after: list[object] = []
+        with anyio.fail_after(10):
+            while len(after) < 3:
+                try:
+                    after.append(await con.execute("ECHO", str(len(after))))
+                except RedisTimeoutError:
+                    await anyio.sleep(0.01)
     assert wrong == []
     assert completed + abandoned >= TASKS * ROUNDS
-    assert con2_replies == [b"0", b"1", b"2"]
+    assert after == [b"0", b"1", b"2"]

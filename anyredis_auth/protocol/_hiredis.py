@@ -49,7 +49,9 @@ drain it is, within 1 KiB, the incomplete reply's pending bytes, and more than
 **Known divergences on malformed input only**: hiredis does not check the CRLF after a bulk
 payload (it skips two bytes), accepts empty big numbers and lines of any length (up to the
 buffer bound above), and bounds aggregate counts at 2**32 - 1 rather than
-``max_bulk_length``.
+``max_bulk_length``. hiredis allocates an array's or a push's element slots at its header
+(``*100000000`` reserves 800 MB of address space, a push ``>100000000`` touches it): a
+hostile server can make this back end use memory the Python back end would refuse to.
 """
 
 from __future__ import annotations

@@ -1,0 +1,160 @@
+"""The real refresher, run by the client, against a real server that enforces expiry.
+
+Each token is a new ACL user whose password is the token; when a token expires its user is
+deleted, and the server then drops every connection still logged in with it (what Azure does).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+import anyio
+import pytest
+
+from anyredis_auth import (
+    AccessToken,
+    Client,
+    Credentials,
+    RetryConfig,
+    TokenCredentialsProvider,
+    TokenRefreshConfig,
+)
+from tests._servers import ServerProcess
+
+pytestmark = pytest.mark.anyio
+
+LIFETIME = 1.6
+
+
+class ShortLivedTokens(TokenCredentialsProvider):
+    """Issues a token (and its ACL user) per request; `outage` makes requests fail."""
+
+    def __init__(self, server: ServerProcess) -> None:
+        super().__init__(
+            TokenRefreshConfig(
+                refresh_before_expiry=0.6,
+                min_refresh_interval=0.2,
+                request_timeout=2.0,
+                retry_config=RetryConfig(initial_delay=0.05, max_delay=0.2),
+            )
+        )
+        self.server = server
+        self.prefix = f"tok-{secrets.token_hex(3)}"
+        self.issued: list[tuple[str, float]] = []  # (username, expires_on)
+        self.users: dict[str, str] = {}
+        self.outage = False
+        self.requests = 0
+
+    async def _fetch_token(self) -> AccessToken:
+        self.requests += 1
+        await anyio.sleep(0.01)
+        if self.outage:
+            raise ConnectionError("identity provider unreachable")
+        username = f"{self.prefix}-{len(self.issued)}"
+        token = secrets.token_urlsafe(24)
+        self.server.add_user(username, token)
+        expires = time.time() + LIFETIME
+        self.issued.append((username, expires))
+        self.users[token] = username
+        return AccessToken(token=token, expires_on=expires, refresh_on=None)
+
+    def _credentials_for(self, token: AccessToken) -> Credentials:
+        return Credentials(self.users[token.token], token.token)
+
+    async def expire_tokens(self) -> None:
+        """Delete each token's user when it expires, as the server-side expiry rule."""
+        deleted: set[str] = set()
+        while True:
+            now = time.time()
+            for username, expires in list(self.issued):
+                if expires <= now and username not in deleted:
+                    self.server.delete_user(username)
+                    deleted.add(username)
+            await anyio.sleep(0.05)
+
+
+async def test_connections_outlive_many_token_lifetimes(
+    server: ServerProcess, key_prefix: str
+) -> None:
+    provider = ShortLivedTokens(server)
+    errors: list[BaseException] = []
+    ops = 0
+    async with anyio.create_task_group() as rig:
+        rig.start_soon(provider.expire_tokens)
+        async with Client.open_with_credentials_provider(server.url, provider) as client:
+            con = await client.get_multiplexed_async_connection()
+            blocking_rounds = 0
+
+            async def worker(index: int) -> None:
+                nonlocal ops
+                with anyio.move_on_after(LIFETIME * 4):
+                    while True:
+                        try:
+                            await con.execute("SET", f"{key_prefix}{index}", index)
+                            assert (
+                                await con.execute("GET", f"{key_prefix}{index}")
+                                == str(index).encode()
+                            )
+                            ops += 2
+                        except Exception as exc:
+                            errors.append(exc)
+                            return
+
+            async def blocking() -> None:
+                nonlocal blocking_rounds
+                with anyio.move_on_after(LIFETIME * 4):
+                    while True:  # short blocks on dedicated connections, across rotations
+                        try:
+                            await con.execute("BLPOP", key_prefix + "q", 0.1)
+                            blocking_rounds += 1
+                        except Exception as exc:
+                            errors.append(exc)
+                            return
+
+            async with anyio.create_task_group() as group:
+                for index in range(50):
+                    group.start_soon(worker, index)
+                group.start_soon(blocking)
+            whoami = await con.execute("ACL", "WHOAMI")
+        rig.cancel_scope.cancel()
+    assert errors == []
+    assert len(provider.issued) >= 4  # several lifetimes went by
+    assert whoami == provider.issued[-1][0].encode()
+    assert con.stats.connects == 1 and con.stats.reauths == len(provider.issued) - 1
+    assert ops > 1000 and blocking_rounds > 5
+
+
+async def test_identity_provider_outage_then_recovery(server: ServerProcess) -> None:
+    provider = ShortLivedTokens(server)
+    async with Client.open_with_credentials_provider(server.url, provider) as client:
+        con = await client.get_multiplexed_async_connection()
+        provider.outage = True
+        failed_before = provider.stats.failures
+        await anyio.sleep(LIFETIME * 0.85)  # past the refresh time, before the expiry
+        assert await con.execute("PING") == b"PONG"  # the current token is still valid
+        assert provider.stats.failures > failed_before
+        provider.outage = False
+        with anyio.fail_after(5):
+            while con.stats.reauths == 0:  # noqa: ASYNC110 - library state, polled
+                await anyio.sleep(0.05)
+        assert await con.execute("ACL", "WHOAMI") == provider.issued[-1][0].encode()
+
+
+async def test_leaving_the_client_stops_a_refresh_in_flight(server: ServerProcess) -> None:
+    class HangingTokens(ShortLivedTokens):
+        hang = False
+
+        async def _fetch_token(self) -> AccessToken:
+            if self.hang:
+                await anyio.sleep_forever()
+            return await super()._fetch_token()
+
+    provider = HangingTokens(server)
+    with anyio.fail_after(3):
+        async with Client.open_with_credentials_provider(server.url, provider) as client:
+            con = await client.get_multiplexed_async_connection()
+            provider.hang = True
+            await anyio.sleep(LIFETIME)  # a refresh is now hanging in the identity provider
+            assert await con.execute("PING") == b"PONG"
+    assert [task.name for task in anyio.get_running_tasks() if "anyredis_auth" in task.name] == []
