@@ -22,9 +22,17 @@ def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]
 
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])
 def test_demo_runs_a_clean_workload_and_stops_its_server(backend: str) -> None:
-    result = run_cli("--backend", backend, "demo", "--duration", "1.5", "--concurrency", "10")
+    result = run_cli(
+        "--backend", backend, "demo", "--duration", "3.5", "--concurrency", "10",
+        "--token-lifetime", "1.5",
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "0 errors, 0 wrong replies" in result.stdout
+    summary = result.stdout.splitlines()[-1]
+    rotations = int(summary.split(" token rotations")[0].rsplit(" ", 1)[1])
+    reauths = int(summary.split(" re-auths")[0].rsplit(" ", 1)[1])
+    assert rotations >= 2 and reauths == rotations, summary
+    assert "expires in" in result.stdout
     port = result.stdout.split("127.0.0.1:", 1)[1].split()[0]
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
     assert f"--port {port}" not in ps  # the server it started is gone

@@ -6,6 +6,7 @@ deleted, and the server then drops every connection still logged in with it (wha
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 
@@ -158,3 +159,27 @@ async def test_leaving_the_client_stops_a_refresh_in_flight(server: ServerProces
             await anyio.sleep(LIFETIME)  # a refresh is now hanging in the identity provider
             assert await con.execute("PING") == b"PONG"
     assert [task.name for task in anyio.get_running_tasks() if "anyredis_auth" in task.name] == []
+
+
+async def test_no_token_reaches_logs_reprs_or_stats(
+    server: ServerProcess, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="anyredis_auth")
+    provider = ShortLivedTokens(server)
+    texts: list[str] = []
+    async with Client.open_with_credentials_provider(server.url, provider) as client:
+        con = await client.get_multiplexed_async_connection()
+        await anyio.sleep(LIFETIME * 1.5)  # a couple of refreshes and re-auths
+        provider.outage = True
+        await anyio.sleep(LIFETIME * 0.5)  # and some failures
+        credentials = await provider.current_credentials()
+        texts += [repr(provider), str(provider.stats), repr(con.stats), repr(credentials),
+                  str(credentials), repr(client), repr(con.options)]  # fmt: skip
+    assert con.stats.reauths >= 1 and provider.stats.failures >= 1
+    texts += [record.getMessage() for record in caplog.records]
+    texts.append(caplog.text)
+    assert any("re-authenticated" in text for text in texts)  # the logs are really captured
+    tokens = list(provider.users)
+    assert len(tokens) >= 2
+    leaks = [token for token in tokens for text in texts if token in text]
+    assert leaks == []

@@ -28,8 +28,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    demo = commands.add_parser("demo", help="run a workload against a local server it starts")
-    demo.add_argument("--duration", type=float, default=5.0, help="seconds to run (default 5)")
+    demo = commands.add_parser(
+        "demo", help="a workload on a local server it starts, with short-lived rotating tokens"
+    )
+    demo.add_argument("--duration", type=float, default=12.0, help="seconds to run (default 12)")
+    demo.add_argument(
+        "--token-lifetime", type=float, default=4.0, help="seconds each token lives (default 4)"
+    )
     demo.add_argument("--concurrency", type=int, default=50, help="concurrent tasks (default 50)")
     demo.add_argument("--server", choices=["auto", "redis", "valkey"], default="auto")
 

@@ -13,6 +13,7 @@ import anyio
 from .._client import Client
 from .._errors import RedisError, ResponseError
 from .._local_server import ServerProcess, find_binary
+from ._local_tokens import LocalTokenIssuer
 
 __all__ = ["format_reply", "run_demo", "run_exec", "run_ping"]
 
@@ -80,58 +81,68 @@ def _demo_server(choice: str) -> ServerProcess:
 def run_demo(args: argparse.Namespace) -> int:
     server = _demo_server(args.server).start()
     try:
-        server.add_user("demo-user", "demo-password-not-a-secret-worth-keeping")
-        url = server.url.replace(
-            "redis://", "redis://demo-user:demo-password-not-a-secret-worth-keeping@"
+        print(
+            f"started {server.kind}-server on 127.0.0.1:{server.port} (backend: {args.backend}); "
+            f"tokens live {args.token_lifetime:g}s, their user is deleted at expiry"
         )
-        print(f"started {server.kind}-server on 127.0.0.1:{server.port} (backend: {args.backend})")
-        stats = anyio.run(
-            _demo_workload, url, args.duration, args.concurrency, backend=args.backend
-        )
+        stats = anyio.run(_demo_workload, server, args, backend=args.backend)
     finally:
         server.close()
     print(
-        f"done: {stats['ops']:,} commands, {stats['errors']} errors, {stats['wrong']} wrong replies"
+        f"done: {stats['ops']:,} commands, {stats['rotations']} token rotations, "
+        f"{stats['reauths']} re-auths, {stats['expired']} tokens expired, "
+        f"{stats['errors']} errors, {stats['wrong']} wrong replies"
     )
     return 0 if stats["errors"] == 0 and stats["wrong"] == 0 else 1
 
 
-async def _demo_workload(url: str, duration: float, concurrency: int) -> dict[str, int]:
-    stats = {"ops": 0, "errors": 0, "wrong": 0}
+async def _demo_workload(server: ServerProcess, args: argparse.Namespace) -> dict[str, int]:
+    stats = {"ops": 0, "errors": 0, "wrong": 0, "rotations": 0, "reauths": 0, "expired": 0}
     interactive = sys.stdout.isatty()
-    async with Client.from_url(url) as client:
-        con = await client.get_multiplexed_async_connection()
+    issuer = LocalTokenIssuer(server, args.token_lifetime)
+    async with anyio.create_task_group() as rig:
+        rig.start_soon(issuer.enforce_expiry)
+        async with Client.open_with_credentials_provider(server.url, issuer) as client:
+            con = await client.get_multiplexed_async_connection()
 
-        async def worker(index: int) -> None:
-            for round_ in itertools.count():
-                key, value = f"demo:{index}", f"{index}:{round_}"
-                try:
-                    await con.execute("SET", key, value)
-                    if await con.execute("GET", key) != value.encode():
-                        stats["wrong"] += 1
-                    stats["ops"] += 2
-                except RedisError:
-                    stats["errors"] += 1
+            async def worker(index: int) -> None:
+                for round_ in itertools.count():
+                    key, value = f"demo:{index}", f"{index}:{round_}"
+                    try:
+                        await con.execute("SET", key, value)
+                        if await con.execute("GET", key) != value.encode():
+                            stats["wrong"] += 1
+                        stats["ops"] += 2
+                    except RedisError:
+                        stats["errors"] += 1
 
-        async def report() -> None:
-            started = last_time = time.perf_counter()
-            last_ops = 0
-            while True:
-                await anyio.sleep(1.0)
-                now = time.perf_counter()
-                rate = (stats["ops"] - last_ops) / (now - last_time)
-                last_ops, last_time = stats["ops"], now
-                line = (
-                    f"{now - started:5.1f}s  {rate:>10,.0f} ops/s  errors {stats['errors']}  "
-                    f"wrong replies {stats['wrong']}"
-                )
-                print(f"\r{line}", end="", flush=True) if interactive else print(line, flush=True)
+            async def report() -> None:
+                started = last_time = time.perf_counter()
+                last_ops = 0
+                while True:
+                    await anyio.sleep(1.0)
+                    now = time.perf_counter()
+                    rate = (stats["ops"] - last_ops) / (now - last_time)
+                    last_ops, last_time = stats["ops"], now
+                    identity = issuer.describe(await issuer.current_credentials())
+                    line = (
+                        f"{now - started:5.1f}s {rate:>9,.0f} ops/s  rotations "
+                        f"{issuer.stats.refreshes - 1}  re-auths {con.stats.reauths}  errors "
+                        f"{stats['errors']}  {identity}"
+                    )
+                    print(f"\r{line}", end="", flush=True) if interactive else print(
+                        line, flush=True
+                    )
 
-        with anyio.move_on_after(duration):
-            async with anyio.create_task_group() as group:
-                group.start_soon(report)
-                for index in range(concurrency):
-                    group.start_soon(worker, index)
-        if interactive:
-            print()
+            with anyio.move_on_after(args.duration):
+                async with anyio.create_task_group() as group:
+                    group.start_soon(report)
+                    for index in range(args.concurrency):
+                        group.start_soon(worker, index)
+            if interactive:
+                print()
+            stats["rotations"] = issuer.stats.refreshes - 1
+            stats["reauths"] = con.stats.reauths
+        rig.cancel_scope.cancel()
+    stats["expired"] = issuer.expired
     return stats
