@@ -4,7 +4,8 @@ A slot stays in the connection's FIFO whether or not its caller is still waiting
 timed-out caller's reply is read into the abandoned slot and dropped, so replies never shift.
 
 Slots are on the hot path (one per command), so each event loop gets its cheapest primitive: an
-asyncio future on asyncio, a trio event on trio. Both are used only on their own loop.
+asyncio future on asyncio, a parked task rescheduled directly on trio. Each is used only on its
+own loop; any other loop gets an anyio event.
 """
 
 from __future__ import annotations
@@ -130,6 +131,71 @@ class _EventBatchWaiter(_EventWaiter):
             self._event.set()
 
 
+class _TrioWaiter:
+    """trio: the waiting task is parked and rescheduled directly (no event, no parking lot)."""
+
+    __slots__ = ("_done", "_lowlevel", "_task", "error", "value")
+
+    def __init__(self, lowlevel: Any) -> None:
+        self._lowlevel = lowlevel
+        self._task: Any = None
+        self._done = False
+        self.value: object = None
+        self.error: BaseException | None = None
+
+    def set(self, reply: object) -> None:
+        if self._done:
+            return
+        self.value = reply
+        self._wake()
+
+    def fail(self, error: BaseException) -> None:
+        if not self._done:
+            self.error = error
+            self._wake()
+
+    def _wake(self) -> None:
+        self._done = True
+        task, self._task = self._task, None
+        if task is not None:
+            self._lowlevel.reschedule(task)
+
+    def _abort(self, _: object) -> Any:
+        # Cancelled while parked: forget the task; a later reply lands here and is dropped.
+        self._task = None
+        return self._lowlevel.Abort.SUCCEEDED
+
+    @property
+    def done(self) -> bool:
+        return self._done
+
+    async def wait(self) -> Any:
+        if not self._done:
+            self._task = self._lowlevel.current_task()
+            await self._lowlevel.wait_task_rescheduled(self._abort)
+        else:
+            await self._lowlevel.checkpoint()
+        if self.error is not None:
+            raise fresh_copy(self.error)
+        return self.value
+
+
+class _TrioBatchWaiter(_TrioWaiter):
+    __slots__ = ("remaining", "replies")
+
+    def __init__(self, lowlevel: Any, count: int) -> None:
+        super().__init__(lowlevel)
+        self.remaining = count
+        self.replies: list[object] = []
+
+    def set(self, reply: object) -> None:
+        self.replies.append(reply)
+        self.remaining -= 1
+        if self.remaining == 0 and not self._done:
+            self.value = self.replies
+            self._wake()
+
+
 class WaiterFactory:
     """Makes slots for the event loop it was created on."""
 
@@ -163,11 +229,12 @@ def waiter_factory() -> WaiterFactory:
             lambda count: _FutureBatchWaiter(create_future(), count),
         )
     if library == "trio":
-        import trio
+        import trio.lowlevel
 
+        lowlevel = trio.lowlevel
         return WaiterFactory(
-            lambda: _EventWaiter(trio.Event()),
-            lambda count: _EventBatchWaiter(trio.Event(), count),
+            lambda: _TrioWaiter(lowlevel),
+            lambda count: _TrioBatchWaiter(lowlevel, count),
         )
     import anyio
 
