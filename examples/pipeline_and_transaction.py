@@ -1,0 +1,38 @@
+"""A pipeline (one write, replies in order) and a MULTI/EXEC transaction.
+
+python examples/pipeline_and_transaction.py --url redis://localhost:6379/0
+"""
+
+from __future__ import annotations
+
+import anyio
+from _common import parse_args
+
+from anyredis_auth import Client, ExecAbortError
+
+
+async def main(url: str) -> None:
+    async with Client.from_url(url) as client:
+        con = await client.get_multiplexed_async_connection()
+
+        pipe = con.pipeline()
+        for index in range(5):
+            pipe.execute_command("SET", f"example:pipe:{index}", index)
+        pipe.execute_command("MGET", *(f"example:pipe:{index}" for index in range(5)))
+        replies = await pipe.execute()
+        print(f"pipeline: {replies[-1]!r}")
+
+        tx = con.pipeline(transaction=True)
+        tx.execute_command("INCR", "example:counter").execute_command("INCR", "example:counter")
+        print(f"transaction: {await tx.execute()!r}")
+
+        tx.execute_command("SET", "example:bad")  # wrong number of arguments: EXEC aborts
+        try:
+            await tx.execute()
+        except ExecAbortError as exc:
+            print(f"aborted as expected: {exc}")
+
+
+if __name__ == "__main__":
+    args = parse_args(__doc__ or "")
+    anyio.run(main, args.url, backend=args.backend)
