@@ -45,6 +45,9 @@ count) becomes our `ProtocolError` and fails the parser. ``Reader.len()`` is the
 hiredis' buffer, whose consumed part is compacted below 1 KiB on every ``gets()``: after a
 drain it is, within 1 KiB, the incomplete reply's pending bytes, and more than
 ``max_bulk_length`` + 1 MiB of them is refused. Memory stays bounded without seeing headers.
+And so that a hostile header (``$99999999999``) fails at once instead of waiting: when a drain
+ends on an incomplete reply of at most `HEADER_CHECK_LIMIT` bytes (its start is in the
+mirror), a throwaway pure parser checks that stretch and raises what it would raise.
 
 **Known divergences on malformed input only**: hiredis does not check the CRLF after a bulk
 payload (it skips two bytes), accepts empty big numbers and lines of any length (up to the
@@ -71,6 +74,8 @@ from ._values import NEED_DATA, Push
 __all__ = ["MIRROR_LIMIT", "HiredisParser"]
 
 MIRROR_LIMIT = 1024 * 1024
+#: An incomplete reply this small has its headers checked by the pure parser (pitfall 4).
+HEADER_CHECK_LIMIT = 1024
 """The most bytes kept to replay an unfinished stretch into the pure parser."""
 
 _BUFFER_SLACK = 1024 * 1024
@@ -196,6 +201,9 @@ class HiredisParser(Parser):
                     f"an incomplete reply buffers more than max_bulk_length="
                     f"{self._max_bulk_length} bytes (+ 1 MiB)"
                 )
+            mirror = self._mirror
+            if mirror and self._mirror_size <= HEADER_CHECK_LIMIT:
+                self._check_incomplete(mirror)
             return reply
         if not self._has_data():  # a reply boundary: nothing to replay before it
             self._mirror = []
@@ -273,6 +281,28 @@ class HiredisParser(Parser):
         self._tail = _BOUNDARY_TAIL
         if rest:
             self.feed(rest)
+
+    def _check_incomplete(self, mirror: list[bytes]) -> None:
+        """Validate the headers of a small incomplete reply with the pure parser (pitfall 4).
+
+        hiredis waits for any declared length, so ``$99999999999`` would hang the connection
+        until ``max_bulk_length`` bytes arrived. While the incomplete stretch is small (its
+        header is in it) the pure parser checks it exactly; it only raises, its replies are
+        dropped. Past `HEADER_CHECK_LIMIT` bytes the buffer bound above still holds.
+        """
+        checker = PythonParser(
+            self._protocol,
+            "python",
+            max_bulk_length=self._max_bulk_length,
+            max_depth=self._max_depth,
+        )
+        try:
+            for chunk in mirror:
+                checker.feed(chunk)
+                while checker.next_reply() is not NEED_DATA:
+                    pass
+        except ProtocolError as exc:
+            raise self._fail(str(exc)) from None
 
     def _new_pure(self) -> PythonParser:
         return PythonParser(

@@ -485,6 +485,10 @@ def test_aggregate_count_limit_python() -> None:
 @needs_hiredis
 def test_bulk_length_limit_hiredis_bounds_the_buffer() -> None:
     parser = Parser(backend="hiredis", max_bulk_length=1000)
+    # A hostile header inside a reply already over the header-check window (1 KiB) is not
+    # seen by the check; hiredis waits, and the buffer bound still refuses it in time.
+    parser.feed(b"*2\r\n$1000\r\n" + b"y" * 1000 + b"\r\n")
+    assert parser.next_reply() is NEED_DATA
     parser.feed(b"$99999999999\r\n")
     assert parser.next_reply() is NEED_DATA
     block = b"x" * 65536
@@ -737,3 +741,22 @@ def test_failed_state_in_the_middle_of_a_pure_stretch(backend: str) -> None:
         parser.next_reply()
     with pytest.raises(ProtocolError, match="failed state"):
         parser.feed(b"+ok\r\n")
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        b"$99999999999\r\n",
+        b"*2\r\n:1\r\n$99999999999\r\n",
+        b"*99999999999\r\n",
+        b"=99999999999\r\n",
+    ],
+)
+def test_a_hostile_length_fails_at_once_in_both_back_ends(header: bytes) -> None:
+    for backend in ("python", "hiredis") if hiredis_available() else ("python",):
+        parser = Parser(backend=backend)
+        parser.feed(b"+OK\r\n")
+        assert parser.next_reply() == b"OK"
+        parser.feed(header)
+        with pytest.raises(ProtocolError):  # no waiting for 100 GB that will never come
+            parser.next_reply()
