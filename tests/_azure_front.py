@@ -6,7 +6,8 @@ sans-IO parser) and, like Azure Cache for Redis:
   (signature, audience, expiry, user name = the token's oid); a bad token is replaced by a
   wrong password, so the server itself answers WRONGPASS, in order with the other replies;
 - closes any connection whose token expired without a fresh, valid AUTH (`closed_for_expiry`).
-Valid AUTHs are rewritten to the ACL user the front keeps for each oid. Faults can be injected
+Valid AUTHs are rewritten to the ACL user the front keeps for each oid. It terminates TLS when
+given a server-side `ssl.SSLContext` (test certificates from trustme). Faults can be injected
 on command (server-to-client direction): delay, stall (half-open), drop every connection, reset
 after N bytes, or corrupt the next reply chunk.
 """
@@ -14,11 +15,13 @@ after N bytes, or corrupt the next reply chunk.
 from __future__ import annotations
 
 import secrets
+import ssl
 import time
 from collections.abc import Callable
 
 import anyio
 import anyio.abc
+from anyio.streams.tls import TLSListener
 
 from anyredis_auth.protocol import NEED_DATA, Parser, encode_command
 from tests._servers import ServerProcess
@@ -31,12 +34,15 @@ def _text(value: object) -> str:
 
 
 class AzureFront:
-    def __init__(self, server: ServerProcess, verify: Verifier) -> None:
+    def __init__(
+        self, server: ServerProcess, verify: Verifier, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.server = server
         self.verify = verify
+        self.tls = tls
+        self.ca_file: str | None = None  # what a client must trust when `tls` is set
         self.port = 0
         self.password = secrets.token_urlsafe(16)  # what the front logs in with, per oid
-        self._known: set[str] = set()
         self.connections = 0
         self.closed_for_expiry = 0
         self.refused = 0
@@ -50,7 +56,8 @@ class AzureFront:
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}"
+        scheme = "rediss" if self.tls is not None else "redis"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     def resume(self) -> None:
         self.stalled = False
@@ -64,8 +71,11 @@ class AzureFront:
     async def run(
         self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
     ) -> None:
-        listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
-        self.port = listener.extra(anyio.abc.SocketAttribute.local_port)
+        tcp = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
+        self.port = tcp.extra(anyio.abc.SocketAttribute.local_port)
+        listener: anyio.abc.Listener[anyio.abc.ByteStream] = tcp
+        if self.tls is not None:  # terminate TLS here, as Azure's endpoint does
+            listener = TLSListener(tcp, self.tls, standard_compatible=False)
         async with listener:
             task_status.started()
             await listener.serve(self._handle)
@@ -85,13 +95,11 @@ class AzureFront:
         if expires is None:
             self.refused += 1
             return [*args[:at], oid, "not-a-valid-token", *args[at + 2 :]]
-        if oid not in self._known:
-            self.server.add_user(oid, self.password)
-            self._known.add(oid)
+        self.server.add_user(oid, self.password)  # every time: the server may have restarted
         session["expires"] = expires
         return [*args[:at], oid, self.password, *args[at + 2 :]]
 
-    async def _handle(self, client: anyio.abc.SocketStream) -> None:
+    async def _handle(self, client: anyio.abc.ByteStream) -> None:
         self.connections += 1
         session = {"expires": float("inf")}
         try:

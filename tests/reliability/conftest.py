@@ -7,15 +7,17 @@ Each scenario appends its figures to $ANYREDIS_RELIABILITY_REPORT when that is s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import ssl
 from collections.abc import AsyncIterator
 
 import anyio
 import pytest
 
 from tests._azure_front import AzureFront
-from tests._servers import ServerProcess
+from tests._servers import ServerProcess, TLSFiles
 from tests._tokens import TokenMint
 
 SCALE = float(os.environ.get("ANYREDIS_RELIABILITY_SCALE", "1"))
@@ -40,11 +42,40 @@ def mint() -> TokenMint:
     return TokenMint()
 
 
-@pytest.fixture
-async def front(server: ServerProcess, mint: TokenMint) -> AsyncIterator[AzureFront]:
-    front = AzureFront(server, mint.verify)
+@contextlib.asynccontextmanager
+async def running_front(
+    server: ServerProcess, mint: TokenMint, tls_files: TLSFiles | None = None
+) -> AsyncIterator[AzureFront]:
+    """An Azure-like front before `server` (terminating TLS when `tls_files` are given)."""
+    context = None
+    if tls_files is not None:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(tls_files.cert_file, tls_files.key_file)
+    front = AzureFront(server, mint.verify, tls=context)
+    front.ca_file = str(tls_files.ca_file) if tls_files is not None else None
     async with anyio.create_task_group() as group:
         await group.start(front.run)
         yield front
         front.resume()
         group.cancel_scope.cancel()
+
+
+@pytest.fixture
+async def front(server: ServerProcess, mint: TokenMint) -> AsyncIterator[AzureFront]:
+    async with running_front(server, mint) as front:
+        yield front
+
+
+@pytest.fixture(params=["tcp", "tls"])
+async def any_front(
+    request: pytest.FixtureRequest, server: ServerProcess, mint: TokenMint, tls_files: TLSFiles
+) -> AsyncIterator[AzureFront]:
+    """The front over plain TCP, and terminating TLS as Azure's endpoints do."""
+    async with running_front(server, mint, tls_files if request.param == "tls" else None) as front:
+        yield front
+
+
+@pytest.fixture
+async def own_front(own_server: ServerProcess, mint: TokenMint) -> AsyncIterator[AzureFront]:
+    async with running_front(own_server, mint) as front:
+        yield front

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from anyredis_auth.protocol import NEED_DATA, Parser, ProtocolError, hiredis_available
 from anyredis_auth.testing import resp_streams
 
-EXAMPLES = int(os.environ.get("ANYREDIS_FUZZ_EXAMPLES", "1500"))
+EXAMPLES = int(os.environ.get("ANYREDIS_FUZZ_EXAMPLES", "700"))
 BACKENDS = ("python", "hiredis") if hiredis_available() else ("python",)
 
 

@@ -10,9 +10,11 @@ from anyredis_auth import (
     ProtocolError,
     RedisConnectionError,
     RedisError,
+    RedisTimeoutError,
     TokenRefreshError,
 )
 from tests._azure_front import AzureFront
+from tests._servers import ServerProcess
 from tests._tokens import MintedTokenProvider, TokenMint
 from tests._waiting import wait_until
 from tests.reliability.conftest import SCALE, report
@@ -22,8 +24,13 @@ pytestmark = pytest.mark.anyio
 LIFETIME = 1.5
 
 
+def trust(front: AzureFront) -> dict[str, object]:
+    """Client options that trust the front's test certificate when it speaks TLS."""
+    return {"tls_ca_file": front.ca_file} if front.tls is not None else {}
+
+
 async def test_soak_many_tasks_through_token_expiry(
-    front: AzureFront, mint: TokenMint, key_prefix: str
+    any_front: AzureFront, mint: TokenMint, key_prefix: str
 ) -> None:
     """Hundreds of tasks, tokens living 1.5 s: no failed command, no connection closed."""
     provider = MintedTokenProvider(mint, LIFETIME)
@@ -31,7 +38,9 @@ async def test_soak_many_tasks_through_token_expiry(
     ops = 0
     failures: list[BaseException] = []
     wrong: list[object] = []
-    async with Client.open_with_credentials_provider(front.url, provider) as client:
+    async with Client.open_with_credentials_provider(
+        any_front.url, provider, **trust(any_front)
+    ) as client:
         con = await client.get_multiplexed_async_connection()
 
         async def worker(index: int) -> None:
@@ -55,10 +64,10 @@ async def test_soak_many_tasks_through_token_expiry(
                 group.start_soon(worker, index)
     rotations = provider.stats.refreshes - 1
     report("soak", tasks=tasks, seconds=seconds, operations=ops, rotations=rotations,
-           reauths=con.stats.reauths, closed_for_expiry=front.closed_for_expiry,
+           reauths=con.stats.reauths, closed_for_expiry=any_front.closed_for_expiry,
            errors=len(failures) + len(wrong))  # fmt: skip
     assert failures == [] and wrong == []
-    assert front.closed_for_expiry == 0 and front.refused == 0
+    assert any_front.closed_for_expiry == 0 and any_front.refused == 0
     assert rotations >= 2 and con.stats.reauths == rotations and con.stats.connects == 1
     assert ops > 10_000
 
@@ -67,7 +76,7 @@ async def test_identity_provider_outage_then_recovery(front: AzureFront, mint: T
     """An outage longer than the retry window: commands work while the token is valid, errors
     reach subscribers, and after the token expired the client recovers by itself."""
     provider = MintedTokenProvider(mint, LIFETIME)
-    async with Client.open_with_credentials_provider(front.url, provider) as client:
+    async with Client.open_with_credentials_provider(front.url, provider, **trust(front)) as client:
         con = await client.get_multiplexed_async_connection()
         subscription = provider.subscribe()
         assert not isinstance(await subscription.receive(), TokenRefreshError)  # the current one
@@ -112,7 +121,7 @@ async def test_hostile_replies_drop_only_that_connection(
     front: AzureFront, mint: TokenMint, name: str, garbage: bytes
 ) -> None:
     provider = MintedTokenProvider(mint, 30.0)
-    async with Client.open_with_credentials_provider(front.url, provider) as client:
+    async with Client.open_with_credentials_provider(front.url, provider, **trust(front)) as client:
         victim = await client.get_multiplexed_async_connection()
         bystander = await client.get_multiplexed_async_connection()
         front.corrupt_next = garbage
@@ -152,7 +161,7 @@ async def test_memory_stays_flat_over_commands_and_rotations(
                     group.start_soon(worker, index)
         return count
 
-    async with Client.open_with_credentials_provider(front.url, provider) as client:
+    async with Client.open_with_credentials_provider(front.url, provider, **trust(front)) as client:
         con = await client.get_multiplexed_async_connection()
         await burst(con, 1.0)  # warm up caches and buffers
         gc.collect()
@@ -167,3 +176,59 @@ async def test_memory_stays_flat_over_commands_and_rotations(
            growth_bytes=growth)  # fmt: skip
     assert provider.stats.refreshes >= 3
     assert growth < 512 * 1024, f"grew by {growth} bytes over {operations} commands"
+
+
+async def test_server_restart_and_drops_under_load(
+    own_server: ServerProcess, own_front: AzureFront, mint: TokenMint
+) -> None:
+    """Every in-flight caller gets a typed error within the timeout, none hangs, the client
+    reconnects with the current token, and no reply is ever misrouted."""
+    provider = MintedTokenProvider(mint, 3.0)
+    ok = failed = 0
+    wrong: list[object] = []
+    other: list[BaseException] = []
+    faults = 0
+    options = {"command_timeout": 2.0, "reconnect_attempts": 50, "reconnect_max_delay": 0.2}
+    async with Client.open_with_credentials_provider(own_front.url, provider, **options) as client:
+        con = await client.get_multiplexed_async_connection()
+
+        async def worker(index: int) -> None:
+            nonlocal ok, failed
+            with anyio.move_on_after(3 * SCALE):
+                round_ = 0
+                while True:
+                    token = f"{index}:{round_}"
+                    round_ += 1
+                    try:
+                        reply = await con.execute("ECHO", token)
+                    except (RedisConnectionError, RedisTimeoutError):
+                        failed += 1
+                        await anyio.sleep(0.01)
+                        continue
+                    except RedisError as exc:
+                        other.append(exc)
+                        return
+                    ok += 1
+                    if reply != token.encode():
+                        wrong.append(reply)
+
+        async def chaos() -> None:
+            nonlocal faults
+            for round_ in range(int(4 * SCALE)):
+                await anyio.sleep(0.3)
+                if round_ % 2:
+                    own_front.drop()  # every connection dies at once
+                else:
+                    await anyio.to_thread.run_sync(own_server.restart)
+                faults += 1
+
+        with anyio.fail_after(30 * SCALE):
+            async with anyio.create_task_group() as group:
+                group.start_soon(chaos)
+                for index in range(100):
+                    group.start_soon(worker, index)
+        assert await con.execute("ECHO", "after") == b"after"
+    report("server restarts and drops under load", faults=faults, operations=ok,
+           typed_failures=failed, wrong_replies=len(wrong), other_errors=len(other))  # fmt: skip
+    assert wrong == [] and other == []
+    assert ok > 1000 and failed > 0 and faults >= 4
