@@ -1,5 +1,17 @@
-"""The tests' real servers: the package's local-server helper (also used by the demo)."""
+"""The tests' real servers: the package's local-server helper (also used by the demo).
 
-from anyredis_auth._local_server import KINDS, ServerProcess, TLSFiles, admin_command, find_binary
+Every ACL password a test hands out is registered for the suite-wide secrets scan.
+"""
+
+from anyredis_auth._local_server import KINDS, TLSFiles, admin_command, find_binary
+from anyredis_auth._local_server import ServerProcess as _ServerProcess
+from tests import _secrets
+
+
+class ServerProcess(_ServerProcess):
+    def add_user(self, username: str, password: str, *rules: str) -> None:
+        _secrets.issued(password)
+        super().add_user(username, password, *rules)
+
 
 __all__ = ["KINDS", "ServerProcess", "TLSFiles", "admin_command", "find_binary"]

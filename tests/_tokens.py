@@ -23,6 +23,7 @@ from anyredis_auth import (
     TokenCredentialsProvider,
     TokenRefreshConfig,
 )
+from tests import _secrets as secrets_scan
 
 AUDIENCE = "https://redis.azure.com"
 
@@ -57,7 +58,7 @@ class TokenMint:
         signature = _b64(
             hmac.new(self.key, f"{header}.{payload}".encode(), hashlib.sha256).digest()
         )
-        token = f"{header}.{payload}.{signature}"
+        token = secrets_scan.issued(f"{header}.{payload}.{signature}")
         self.issued.append(token)
         return token, claims["exp"]
 

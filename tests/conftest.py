@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Iterator
 
 import pytest
 
+from tests import _secrets
 from tests._servers import KINDS, ServerProcess, TLSFiles, find_binary
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -72,6 +74,36 @@ def own_server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
 def key_prefix(request: pytest.FixtureRequest) -> str:
     """A prefix unique to the running test, so tests sharing a server never share keys."""
     return re.sub(r"[^\w:/.-]", "_", request.node.nodeid) + ":"  # no glob characters
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    recorder = _secrets.Recorder(logging.DEBUG)
+    recorder.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+    library = logging.getLogger("anyredis_auth")
+    library.addHandler(recorder)
+    library.setLevel(logging.DEBUG)  # every record is produced, and scanned
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
+    report = yield
+    if getattr(report, "failed", False):
+        _secrets.seen(str(getattr(report, "longrepr", "")))
+    return report
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The secrets scan: no issued password or token in anything a user could have seen."""
+    leaked = _secrets.leaks()
+    secrets, texts = _secrets.counts()
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if leaked:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        message = f"SECRETS SCAN FAILED: {len(leaked)} secrets appear in logs or output: {leaked}"
+    else:
+        message = f"secrets scan: {secrets} secrets issued, {texts} texts scanned, none leaked"
+    if reporter is not None:
+        reporter.write_line(message)
 
 
 def pytest_report_header() -> list[str]:

@@ -7,17 +7,21 @@ import sys
 
 import pytest
 
+from tests import _secrets
 from tests._servers import ServerProcess
 
 
 def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+    result = subprocess.run(
         [sys.executable, "-m", "anyredis_auth", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
     )
+    _secrets.seen(result.stdout)
+    _secrets.seen(result.stderr)
+    return result
 
 
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])
