@@ -171,11 +171,19 @@ async def test_memory_stays_flat_over_commands_and_rotations(
         gc.collect()
         after = tracemalloc.take_snapshot()
         tracemalloc.stop()
-    growth = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+    # Only what the library's own code allocated: the test's token registry grows by design.
+    library = [tracemalloc.Filter(True, "*/anyredis_auth/*")]
+    growth = sum(
+        stat.size_diff
+        for stat in after.filter_traces(library).compare_to(
+            before.filter_traces(library), "filename"
+        )
+    )
     report("memory", operations=operations, rotations=provider.stats.refreshes - 1,
            growth_bytes=growth)  # fmt: skip
     assert provider.stats.refreshes >= 3
-    assert growth < 512 * 1024, f"grew by {growth} bytes over {operations} commands"
+    # 50 commands in flight when a snapshot is taken hold a reply slot each: a few KiB.
+    assert growth < 64 * 1024, f"grew by {growth} bytes over {operations} commands"
 
 
 async def test_server_restart_and_drops_under_load(
