@@ -18,6 +18,12 @@ from ._client import Client
 from ._commands import Script
 from ._connection import ConnectionStats, MultiplexedConnection
 from ._credentials import Credentials
+from ._entra import (
+    ClientCertificate,
+    EntraIdCredentialsProvider,
+    ManagedIdentityCredentialOptions,
+    UserAssignedId,
+)
 from ._errors import (
     AuthenticationError,
     ConnectionClosedError,
@@ -37,12 +43,15 @@ __all__ = [
     "AccessToken",
     "AuthenticationError",
     "Client",
+    "ClientCertificate",
     "ConnectionClosedError",
     "ConnectionOptions",
     "ConnectionStats",
     "Credentials",
     "CredentialsBroadcast",
+    "EntraIdCredentialsProvider",
     "ExecAbortError",
+    "ManagedIdentityCredentialOptions",
     "MultiplexedConnection",
     "Pipeline",
     "ProtocolError",
@@ -58,5 +67,6 @@ __all__ = [
     "TokenCredentialsProvider",
     "TokenRefreshConfig",
     "TokenRefreshError",
+    "UserAssignedId",
     "__version__",
 ]

@@ -1,0 +1,603 @@
+"""`EntraIdCredentialsProvider`: Redis credentials from Microsoft Entra ID tokens (azure-identity).
+
+The Redis username is the token's ``oid`` claim, the password the token itself. Tokens are
+refreshed by `TokenCredentialsProvider` (schedule, timeouts, retries, fan-out); this class only
+adds "get one token" on top of an azure-identity credential:
+
+- HTTP flows (client secret, certificate, managed identity, the default credential's
+  environment / workload identity / managed identity parts) use ``azure.identity.aio``
+  credentials on our httpx transport (`HttpxTransport`): anyio-native, so asyncio and trio;
+- CLI flows (``az``, ``azd``) run azure-identity's sync credentials in a worker thread;
+- a user's own credential: a sync one runs in a worker thread, an async one is awaited.
+
+Retries belong to the refresher: the credentials built here get ``retry_total=0`` unless the
+options say otherwise, and azure-identity's in-memory token cache is bypassed for them (see
+`bypass_token_cache`), so each refresh is one request on the refresher's schedule.
+
+Pointing at another cloud or a private authority: pass ``authority=`` (a host such as
+``"login.microsoftonline.us"``, `azure.identity.AzureAuthorityHosts`, or an ``https://`` URL) in
+the options, or set ``AZURE_AUTHORITY_HOST``; use the scope that cloud documents for Redis with
+a ``*_with_scopes`` constructor. An authority that is not a Microsoft host also needs
+``disable_instance_discovery=True`` (MSAL-based sync credentials), and its TLS certificate must
+be trusted: ``connection_verify="/path/to/ca.pem"`` (our transport) or ``REQUESTS_CA_BUNDLE``.
+Resources the provider created (transports, aio credentials) are closed when the last task
+group running it (a `Client`, or ``async with provider:``) ends; a credential you pass to
+`EntraIdCredentialsProvider.new_with_credential` stays yours to close.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import random as _random
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import anyio
+import anyio.abc
+
+from .._auth._config import TokenRefreshConfig
+from .._auth._refresher import AccessToken, TokenCredentialsProvider
+from .._credentials import Credentials
+from ._certificate import ClientCertificate
+from ._jwt import oid_from_token
+from ._options import ManagedIdentityCredentialOptions
+from ._sources import ChainSource, CredentialSource, Source, bypass_token_cache
+
+__all__ = ["DEFAULT_SCOPE", "EntraIdCredentialsProvider"]
+
+DEFAULT_SCOPE = "https://redis.azure.com/.default"
+_EXTRA_HINT = "pip install 'anyredis-auth[entra]'"
+# Options that configure our HTTP transport rather than the credential.
+_TRANSPORT_OPTIONS = (
+    "connection_verify",
+    "connection_cert",
+    "connection_timeout",
+    "read_timeout",
+    "use_env_settings",
+    "data_block_size",
+)
+
+UsernameRule = Callable[[str], str]
+
+
+def _require_entra() -> None:
+    """Fail clearly when the ``entra`` extra is missing."""
+    missing = []
+    for module in ("azure.identity", "azure.core", "httpx"):
+        try:
+            __import__(module)
+        except ImportError:
+            missing.append(module.split(".")[0].replace("azure", "azure-identity"))
+    if missing:
+        raise ImportError(
+            f"EntraIdCredentialsProvider needs {', '.join(sorted(set(missing)))}: {_EXTRA_HINT}"
+        )
+
+
+def _check_scopes(scopes: Iterable[str] | str | None) -> tuple[str, ...]:
+    if scopes is None:
+        return (DEFAULT_SCOPE,)
+    if isinstance(scopes, str):
+        scopes = (scopes,)
+    result = tuple(scopes)
+    if not result:
+        raise ValueError(
+            "scopes must not be empty (the default is ['https://redis.azure.com/.default'])"
+        )
+    for scope in result:
+        if not isinstance(scope, str):
+            raise TypeError(f"each scope must be a str, got {type(scope).__name__}")
+        if not scope.strip():
+            raise ValueError("scopes must not contain an empty or blank scope")
+    return result
+
+
+def _options(options: Mapping[str, Any] | None) -> dict[str, Any]:
+    if options is None:
+        return {}
+    if not isinstance(options, Mapping):
+        raise TypeError(f"options must be a mapping, got {type(options).__name__}")
+    return dict(options)
+
+
+def _http_options(options: dict[str, Any]) -> dict[str, Any]:
+    """Credential keyword arguments with our transport (unless one was given) and no retries."""
+    from ._transport import HttpxTransport
+
+    transport_options = {key: options.pop(key) for key in _TRANSPORT_OPTIONS if key in options}
+    if options.get("transport") is None:
+        options["transport"] = HttpxTransport(**transport_options)
+    options.setdefault("retry_total", 0)
+    return options
+
+
+class EntraIdCredentialsProvider(TokenCredentialsProvider):
+    """Credentials for Azure Cache for Redis / Azure Managed Redis from Entra ID tokens.
+
+    Build it with one of the ``new_*`` constructors; each has a ``*_with_scopes`` twin (the
+    plain one uses ``https://redis.azure.com/.default``). Every constructor also takes:
+
+    - ``refresh_config``: the `TokenRefreshConfig` (when and how tokens are refreshed);
+    - ``username_from_token``: ``token -> username`` to replace the default rule (the JWT's
+      ``oid`` claim); or subclass and override `username_for_token`.
+
+    The plain constructors' other keyword arguments, and the ``options`` mapping of the
+    ``*_with_scopes`` ones, go to the azure-identity credential (``authority``,
+    ``disable_instance_discovery``, ``additionally_allowed_tenants``...) and to our HTTP
+    transport (``connection_verify``, ``connection_cert``, ``connection_timeout``,
+    ``read_timeout``); ``transport=`` replaces our transport.
+    """
+
+    def __init__(
+        self,
+        source: Source,
+        scopes: Iterable[str] | str | None = None,
+        *,
+        refresh_config: TokenRefreshConfig | None = None,
+        username_from_token: UsernameRule | None = None,
+        clock: Callable[[], float] = time.time,
+        random: Callable[[], float] = _random.random,
+    ) -> None:
+        if not isinstance(source, Source):
+            raise TypeError(
+                "use one of the EntraIdCredentialsProvider.new_* constructors "
+                "(new_with_credential for your own azure-identity credential)"
+            )
+        if username_from_token is not None and not callable(username_from_token):
+            raise TypeError("username_from_token must be a callable: token -> username")
+        super().__init__(refresh_config, clock=clock, random=random)
+        self._source = source
+        self._scopes = _check_scopes(scopes)
+        self._username_rule = username_from_token
+        self._runs = 0
+
+    def __repr__(self) -> str:
+        return (
+            f"{super().__repr__()[:-1]} source={self._source.name!r} scopes={list(self._scopes)!r}>"
+        )
+
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        return self._scopes
+
+    @property
+    def source_name(self) -> str:
+        """Which credential the provider uses (for a chain: the member that answered)."""
+        if isinstance(self._source, ChainSource) and self._source.chosen is not None:
+            return f"{self._source.name}: {self._source.chosen.name}"
+        return self._source.name
+
+    # ------------------------------------------------------------------ the refresher hooks
+
+    async def _fetch_token(self) -> AccessToken:
+        return await self._source.fetch(self._scopes)
+
+    def username_for_token(self, token: str) -> str:
+        """The Redis username for ``token``: its ``oid`` claim unless ``username_from_token``."""
+        if self._username_rule is not None:
+            username = self._username_rule(token)
+            if not isinstance(username, str) or not username:
+                raise TypeError("username_from_token must return a non-empty str")
+            return username
+        return oid_from_token(token)
+
+    def _credentials_for(self, token: AccessToken) -> Credentials:
+        return Credentials(self.username_for_token(token.token), token.token)
+
+    async def run(
+        self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
+        """The refresher (see `TokenCredentialsProvider.run`); when the last runner leaves,
+        the credentials and transports this provider created are closed (they reopen if the
+        provider runs again)."""
+        self._runs += 1
+        try:
+            await super().run(task_status=task_status)
+        finally:
+            self._runs -= 1
+            if self._runs == 0:
+                with anyio.CancelScope(shield=True):
+                    await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close what the provider created (it reopens on the next request)."""
+        await self._source.aclose()
+
+    # ------------------------------------------------------------------ constructors
+
+    @classmethod
+    def _build(
+        cls,
+        source: Source,
+        scopes: Iterable[str] | str | None,
+        refresh_config: TokenRefreshConfig | None,
+        username_from_token: UsernameRule | None,
+    ) -> EntraIdCredentialsProvider:
+        return cls(
+            source,
+            scopes,
+            refresh_config=refresh_config,
+            username_from_token=username_from_token,
+        )
+
+    # -- client secret
+
+    @classmethod
+    def new_client_secret(
+        cls,
+        tenant_id: str,
+        client_id: str,
+        client_secret: str,
+        *,
+        refresh_config: TokenRefreshConfig | None = None,
+        username_from_token: UsernameRule | None = None,
+        **options: Any,
+    ) -> EntraIdCredentialsProvider:
+        """A service principal with a client secret (``ClientSecretCredential``)."""
+        return cls.new_client_secret_with_scopes(
+            tenant_id,
+            client_id,
+            client_secret,
+            None,
+            options,
+            refresh_config=refresh_config,
+            username_from_token=username_from_token,
+        )
+
+    @classmethod
+    def new_client_secret_with_scopes(
+        cls,
+        tenant_id: str,
+        client_id: str,
+        client_secret: str,
+        scopes: Iterable[str] | str | None,
+        options: Mapping[str, Any] | None = None,
+        *,
+        refresh_config: TokenRefreshConfig | None = None,
+        username_from_token: UsernameRule | None = None,
+    ) -> EntraIdCredentialsProvider:
+        scopes = _check_scopes(scopes)
+        _require_entra()
+        from azure.identity.aio import ClientSecretCredential
+
+        credential = ClientSecretCredential(
+            tenant_id, client_id, client_secret, **_http_options(_options(options))
+        )
+        bypass_token_cache(credential)
+        source = CredentialSource(credential, name="ClientSecretCredential", owned=True)
+        return cls._build(source, scopes, refresh_config, username_from_token)
+
+    # -- client certificate
+
+    @classmethod
+    def new_client_certificate(
+        cls,
+        tenant_id: str,
+        client_id: str,
+        certificate: ClientCertificate,
+        *,
+        refresh_config: TokenRefreshConfig | None = None,
+        username_from_token: UsernameRule | None = None,
+        **options: Any,
+    ) -> EntraIdCredentialsProvider:
+        """A service principal with a certificate (``CertificateCredential``)."""
+        return cls.new_client_certificate_with_scopes(
+            tenant_id,
+            client_id,
+            certificate,
+            None,
+            options,
+            refresh_config=refresh_config,
+            username_from_token=username_from_token,
+        )
+
+    @classmethod
+    def new_client_certificate_with_scopes(
+        cls,
+        tenant_id: str,
+        client_id: str,
+        certificate: ClientCertificate,
+        scopes: Iterable[str] | str | None,
+        options: Mapping[str, Any] | None = None,
+        *,
+        refresh_config: TokenRefreshConfig | None = None,
+        username_from_token: UsernameRule | None = None,
+    ) -> EntraIdCredentialsProvider:
+        if not isinstance(certificate, ClientCertificate):
+            raise TypeError(
+                "certificate must be a ClientCertificate(base64_pkcs12, password), got "
+                f"{type(certificate).__name__}"
+            )
+        scopes = _check_scopes(scopes)
+        _require_entra()
+        from azure.identity.aio import CertificateCredential
+
+        credential = CertificateCredential(
+            tenant_id,
+            client_id,
+            certificate_data=certificate.pem_bytes(),
+            **_http_options(_options(options)),
+        )
+        bypass_token_cache(credential)
+        source = CredentialSource(credential, name="CertificateCredential", owned=True)
+        return cls._build(source, scopes, refresh_config, username_from_token)
+
+    # -- managed identity
+
+    @classmethod
+    def new_system_assigned_managed_identity(
+        cls,
+        *,
+        refresh_config: TokenRefreshConfig | None = None,
+        username_from_token: UsernameRule | None = None,
+        **options: Any,
+    ) -> EntraIdCredentialsProvider:
+        """The system-assigned managed identity of the host (IMDS, App Service, ...)."""
+        return cls.new_system_assigned_managed_identity_with_scopes(
+            None, options, refresh_config=refresh_config, username_from_token=username_from_token
+        )
+
+    @classmethod
+    def new_system_assigned_managed_identity_with_scopes(
+        cls,
+        scopes: Iterable[str] | str | None,
+        options: Mapping[str, Any] | None = None,
+        *,
+        refresh_config: TokenRefreshConfig | None = None,
+        username_from_token: UsernameRule | None = None,
+    ) -> EntraIdCredentialsProvider:
+        return cls._managed_identity(
+            scopes,
+            ManagedIdentityCredentialOptions(credential_options=_options(options)),
+            refresh_config,
+            username_from_token,
+        )
+
+    @classmethod
+    def new_user_assigned_managed_identity(
+        cls,
+        *,
+        refresh_config: TokenRefreshConfig | None = None,
+        username_from_token: UsernameRule | None = None,
+        **options: Any,
+    ) -> EntraIdCredentialsProvider:
+        """The user-assigned managed identity whose client id is ``$AZURE_CLIENT_ID``."""
+        import os
+
+        client_id = os.environ.get("AZURE_CLIENT_ID", "").strip()
+        if not client_id:
+            raise ValueError(
+                "new_user_assigned_managed_identity() reads the identity's client id from "
+                "AZURE_CLIENT_ID, which is not set; use "
+                "new_user_assigned_managed_identity_with_scopes(scopes, "
+                "ManagedIdentityCredentialOptions(user_assigned_id=UserAssignedId.client_id(...)))"
+            )
+        from ._options import UserAssignedId
+
+        return cls._managed_identity(
+            None,
+            ManagedIdentityCredentialOptions(
+                user_assigned_id=UserAssignedId.client_id(client_id),
+                credential_options=options,
+            ),
+            refresh_config,
+            username_from_token,
+        )
+
+    @classmethod
+    def new_user_assigned_managed_identity_with_scopes(
+        cls,
+        scopes: Iterable[str] | str | None,
+        options: ManagedIdentityCredentialOptions | None = None,
+        *,
+        refresh_config: TokenRefreshConfig | None = None,
+        username_from_token: UsernameRule | None = None,
+    ) -> EntraIdCredentialsProvider:
+        """A managed identity chosen by ``options.user_assigned_id`` (client, object or
+        resource id); without one, ``$AZURE_CLIENT_ID``."""
+        options = options or ManagedIdentityCredentialOptions()
+        if not isinstance(options, ManagedIdentityCredentialOptions):
+            raise TypeError(
+                f"options must be a ManagedIdentityCredentialOptions, got {type(options).__name__}"
+            )
+        if options.user_assigned_id is None and not {"client_id", "identity_config"} & set(
+            options.credential_options
+        ):
+            import os
+
+            from ._options import UserAssignedId
+
+            client_id = os.environ.get("AZURE_CLIENT_ID", "").strip()
+            if not client_id:
+                raise ValueError(
+                    "a user-assigned managed identity needs an id: "
+                    "ManagedIdentityCredentialOptions(user_assigned_id=UserAssignedId...) "
+                    "or AZURE_CLIENT_ID"
+                )
+            options = ManagedIdentityCredentialOptions(
+                user_assigned_id=UserAssignedId.client_id(client_id),
+                credential_options=options.credential_options,
+            )
+        return cls._managed_identity(scopes, options, refresh_config, username_from_token)
+
+    @classmethod
+    def _managed_identity(
+        cls,
+        scopes: Iterable[str] | str | None,
+        options: ManagedIdentityCredentialOptions,
+        refresh_config: TokenRefreshConfig | None,
+        username_from_token: UsernameRule | None,
+    ) -> EntraIdCredentialsProvider:
+        scopes = _check_scopes(scopes)
+        if len(scopes) != 1:
+            raise ValueError("a managed identity token is for exactly one scope")
+        _require_entra()
+        from azure.identity.aio import ManagedIdentityCredential
+
+        kwargs = _http_options(dict(options.credential_options))
+        if options.user_assigned_id is not None:
+            kwargs.update(options.user_assigned_id.credential_kwargs())
+        credential = ManagedIdentityCredential(**kwargs)
+        bypass_token_cache(credential)
+        source = CredentialSource(credential, name="ManagedIdentityCredential", owned=True)
+        return cls._build(source, scopes, refresh_config, username_from_token)
+
+    # -- developer tools
+
+    @classmethod
+    def new_developer_tools(
+        cls,
+        *,
+        refresh_config: TokenRefreshConfig | None = None,
+        username_from_token: UsernameRule | None = None,
+        **options: Any,
+    ) -> EntraIdCredentialsProvider:
+        """Azure CLI (``az login``), then Azure Developer CLI (``azd auth login``): the first
+        that answers is kept. Options (``tenant_id``, ``process_timeout``,
+        ``additionally_allowed_tenants``) go to both."""
+        return cls.new_developer_tools_with_scopes(
+            None, options, refresh_config=refresh_config, username_from_token=username_from_token
+        )
+
+    @classmethod
+    def new_developer_tools_with_scopes(
+        cls,
+        scopes: Iterable[str] | str | None,
+        options: Mapping[str, Any] | None = None,
+        *,
+        refresh_config: TokenRefreshConfig | None = None,
+        username_from_token: UsernameRule | None = None,
+    ) -> EntraIdCredentialsProvider:
+        scopes = _check_scopes(scopes)
+        _require_entra()
+        source = ChainSource(_cli_sources(_options(options)), name="developer tools")
+        return cls._build(source, scopes, refresh_config, username_from_token)
+
+    # -- default credential
+
+    @classmethod
+    def new_default_azure_credential(
+        cls,
+        *,
+        refresh_config: TokenRefreshConfig | None = None,
+        username_from_token: UsernameRule | None = None,
+        **options: Any,
+    ) -> EntraIdCredentialsProvider:
+        """Like azure-identity's ``DefaultAzureCredential``: environment, workload identity,
+        managed identity (on our transport), then Azure CLI and Azure Developer CLI (sync, in a
+        worker thread). Options go to ``DefaultAzureCredential`` (``exclude_*_credential``...)."""
+        return cls.new_default_azure_credential_with_scopes(
+            None, options, refresh_config=refresh_config, username_from_token=username_from_token
+        )
+
+    @classmethod
+    def new_default_azure_credential_with_scopes(
+        cls,
+        scopes: Iterable[str] | str | None,
+        options: Mapping[str, Any] | None = None,
+        *,
+        refresh_config: TokenRefreshConfig | None = None,
+        username_from_token: UsernameRule | None = None,
+    ) -> EntraIdCredentialsProvider:
+        scopes = _check_scopes(scopes)
+        _require_entra()
+        from azure.identity.aio import DefaultAzureCredential
+
+        kwargs = _options(options)
+        cli_options: dict[str, Any] = {
+            key: kwargs[key]
+            for key in ("process_timeout", "additionally_allowed_tenants")
+            if key in kwargs
+        }
+        exclude_cli = bool(kwargs.pop("exclude_cli_credential", False))
+        exclude_azd = bool(kwargs.pop("exclude_developer_cli_credential", False))
+        kwargs.pop("process_timeout", None)
+        # The aio CLI and PowerShell credentials use asyncio subprocesses (not on trio): the
+        # CLIs are added below as sync credentials in a worker thread instead.
+        kwargs.update(
+            exclude_cli_credential=True,
+            exclude_developer_cli_credential=True,
+            exclude_powershell_credential=True,
+        )
+        members: list[Source] = []
+        # DefaultAzureCredential sets azure-identity's "within DAC" context variable in its
+        # constructor; build it in a copy of the context so that it does not leak to the caller.
+        http_kwargs = _http_options(kwargs)
+        credential = contextvars.copy_context().run(lambda: DefaultAzureCredential(**http_kwargs))
+        bypass_token_cache(credential)
+        members.append(
+            CredentialSource(credential, name="DefaultAzureCredential (no CLI)", owned=True)
+        )
+        members.extend(
+            _cli_sources(cli_options, include_az=not exclude_cli, include_azd=not exclude_azd)
+        )
+        source = ChainSource(members, name="default credential")
+        return cls._build(source, scopes, refresh_config, username_from_token)
+
+    # -- any credential
+
+    @classmethod
+    def new_with_credential(
+        cls,
+        credential: Any,
+        scopes: Iterable[str] | str | None = None,
+        *,
+        refresh_config: TokenRefreshConfig | None = None,
+        username_from_token: UsernameRule | None = None,
+    ) -> EntraIdCredentialsProvider:
+        """Your own credential: a sync ``TokenCredential`` / ``SupportsTokenInfo`` (run in a
+        worker thread) or an async ``AsyncTokenCredential`` / ``AsyncSupportsTokenInfo``
+        (awaited). It is not closed by the provider, and its own caching applies."""
+        source = CredentialSource(credential, name=type(credential).__name__, owned=False)
+        return cls._build(source, scopes, refresh_config, username_from_token)
+
+    @classmethod
+    def new_with_credential_with_scopes(
+        cls,
+        credential: Any,
+        scopes: Iterable[str] | str | None,
+        options: Mapping[str, Any] | None = None,
+        *,
+        refresh_config: TokenRefreshConfig | None = None,
+        username_from_token: UsernameRule | None = None,
+    ) -> EntraIdCredentialsProvider:
+        """`new_with_credential` with explicit scopes (``options`` is accepted and unused: the
+        credential is already configured)."""
+        return cls.new_with_credential(
+            credential,
+            _check_scopes(scopes),
+            refresh_config=refresh_config,
+            username_from_token=username_from_token,
+        )
+
+
+def _cli_sources(
+    options: Mapping[str, Any], *, include_az: bool = True, include_azd: bool = True
+) -> list[Source]:
+    import inspect
+
+    from azure.identity import AzureCliCredential, AzureDeveloperCliCredential
+
+    tools: list[tuple[str, Any]] = []
+    if include_az:
+        tools.append(("Azure CLI", AzureCliCredential))
+    if include_azd:
+        tools.append(("Azure Developer CLI", AzureDeveloperCliCredential))
+    if not tools:
+        raise ValueError("every developer tool credential is excluded")
+    # Each tool gets the options it knows (``subscription`` is the Azure CLI's alone).
+    accepted = {name: set(inspect.signature(kind).parameters) for name, kind in tools}
+    unknown = set(options) - set().union(*accepted.values())
+    if unknown:
+        raise TypeError(f"unknown developer tools option(s): {', '.join(sorted(unknown))}")
+    return [
+        CredentialSource(
+            kind(**{key: value for key, value in options.items() if key in accepted[name]}),
+            name=name,
+            owned=True,
+            is_async=False,
+            expiry_from_token=True,  # the CLIs' printed times are read as local time
+        )
+        for name, kind in tools
+    ]
