@@ -7,12 +7,14 @@ printed here ever contains a password or token.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import traceback
 from collections.abc import Sequence
 
 from .._errors import RedisError
-from ._commands import run_demo, run_exec, run_ping
+from ._commands import run_demo, run_exec, run_ping, run_token
+from ._flows import add_flow_arguments
 
 __all__ = ["main"]
 
@@ -38,27 +40,41 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--concurrency", type=int, default=50, help="concurrent tasks (default 50)")
     demo.add_argument("--server", choices=["auto", "redis", "valkey"], default="auto")
 
+    token = commands.add_parser(
+        "token", help="get an Entra ID token and show its claims (never the token itself)"
+    )
+    add_flow_arguments(token, required=True)
+    token.add_argument("--show-token", action="store_true", help="print the token too")
+
     ping = commands.add_parser("ping", help="PING a server over one connection")
     ping.add_argument("url")
+    add_flow_arguments(ping, required=False)
 
     execute = commands.add_parser("exec", help="run one command and print its reply")
     execute.add_argument("url")
     execute.add_argument("args", nargs="+", metavar="CMD [ARGS...]")
+    add_flow_arguments(execute, required=False)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.debug:
+        logging.basicConfig(level=logging.DEBUG, format="%(asctime)s %(name)s %(message)s")
+    else:  # errors are our one line; library and azure-identity logs only with --debug
+        logging.getLogger().addHandler(logging.NullHandler())
     try:
         if args.command == "demo":
             return run_demo(args)
+        if args.command == "token":
+            return run_token(args)
         if args.command == "ping":
             return run_ping(args)
         return run_exec(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (RedisError, ValueError, OSError, RuntimeError) as exc:
+    except (RedisError, ValueError, OSError, RuntimeError, ImportError) as exc:
         if args.debug:
             traceback.print_exc()
         print(f"anyredis-auth: error: {exc}", file=sys.stderr)

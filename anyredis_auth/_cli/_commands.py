@@ -6,16 +6,20 @@ import argparse
 import itertools
 import sys
 import time
+from datetime import datetime, timezone
 from typing import Any
 
 import anyio
 
 from .._client import Client
+from .._credentials import Credentials
+from .._entra import jwt_claims
 from .._errors import RedisError, ResponseError
 from .._local_server import ServerProcess, find_binary
+from ._flows import provider_from_args
 from ._local_tokens import LocalTokenIssuer
 
-__all__ = ["format_reply", "run_demo", "run_exec", "run_ping"]
+__all__ = ["format_reply", "run_demo", "run_exec", "run_ping", "run_token"]
 
 
 def format_reply(reply: Any, indent: str = "") -> str:
@@ -43,9 +47,39 @@ def format_reply(reply: Any, indent: str = "") -> str:
     return f"{indent}{reply}"
 
 
+def _client(args: argparse.Namespace) -> Client:
+    """A client for the URL, authenticated by the chosen Entra ID flow if there is one."""
+    provider = provider_from_args(args)
+    if provider is None:
+        return Client.from_url(args.url)
+    return Client.open_with_credentials_provider(args.url, provider)
+
+
+def run_token(args: argparse.Namespace) -> int:
+    provider = provider_from_args(args)
+    assert provider is not None  # --flow is required
+
+    async def fetch() -> Credentials:
+        async with provider:
+            return await provider.current_credentials()
+
+    credentials = anyio.run(fetch, backend=args.backend)
+    claims = jwt_claims(credentials.password)
+    expires = float(claims.get("exp", 0))
+    when = datetime.fromtimestamp(expires, tz=timezone.utc).isoformat(timespec="seconds")
+    print(f"oid:      {claims.get('oid')}")
+    print(f"tenant:   {claims.get('tid')}")
+    print(f"audience: {claims.get('aud')}")
+    print(f"expires:  {when} (in {max(0.0, expires - time.time()):.0f} s)")
+    print(f"redis user name: {credentials.username}")
+    if args.show_token:
+        print(f"token:    {credentials.password}")
+    return 0
+
+
 def run_ping(args: argparse.Namespace) -> int:
     async def ping() -> Any:
-        async with Client.from_url(args.url) as client:
+        async with _client(args) as client:
             con = await client.get_multiplexed_async_connection()
             return await con.execute("PING")
 
@@ -55,7 +89,7 @@ def run_ping(args: argparse.Namespace) -> int:
 
 def run_exec(args: argparse.Namespace) -> int:
     async def execute() -> Any:
-        async with Client.from_url(args.url) as client:
+        async with _client(args) as client:
             con = await client.get_multiplexed_async_connection()
             try:
                 return await con.execute(*args.args)
