@@ -15,7 +15,13 @@ from ._errors import AuthenticationError, RedisConnectionError, RedisError, Resp
 from ._options import ConnectionOptions
 from ._version import __version__
 
-__all__ = ["auth_command", "check_handshake", "handshake_commands", "open_stream"]
+__all__ = [
+    "auth_command",
+    "check_handshake",
+    "handshake_commands",
+    "open_stream",
+    "safe_server_message",
+]
 
 Command = list[bytes | str | int | float]
 _AUTH_ERRORS = ("WRONGPASS", "NOAUTH", "NOPERM", "INVALIDPASSWORD")
@@ -38,6 +44,19 @@ async def open_stream(options: ConnectionOptions) -> anyio.abc.ByteStream:
     except OSError as exc:
         reason = exc.strerror or str(exc) or type(exc).__name__
         raise RedisConnectionError(f"could not connect to {options.address}: {reason}") from exc
+
+
+def safe_server_message(reply: ResponseError) -> str:
+    """The server's error text without the arguments it may echo back.
+
+    Redis answers an unknown command with "ERR unknown command 'HELLO', with args beginning
+    with: '3' 'AUTH' '<user>' '<token>'": the echo would put a token into our messages.
+    """
+    message = reply.message
+    for marker in (", with args beginning with", " with args beginning with"):
+        if marker in message:
+            return message.split(marker, 1)[0]
+    return message
 
 
 def auth_command(credentials: Credentials) -> Command:
@@ -89,11 +108,12 @@ def check_handshake(
             who = (credentials.username if credentials else None) or "default"
             raise AuthenticationError(
                 f"the server at {options.address} refused the credentials of user {who!r}: "
-                f"{reply.message}"
+                f"{safe_server_message(reply)}"
             )
-        if protocol == 3 and index == 0 and "unknown command" in reply.message.lower():
+        message = safe_server_message(reply)
+        if protocol == 3 and index == 0 and "unknown command" in message.lower():
             raise RedisError(
-                f"the server at {options.address} does not know HELLO ({reply.message}); "
+                f"the server at {options.address} does not know HELLO ({message}); "
                 "use protocol=2 for servers older than Redis 6"
             )
-        raise ResponseError(f"connection setup failed at {options.address}: {reply.message}")
+        raise ResponseError(f"connection setup failed at {options.address}: {message}")

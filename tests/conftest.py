@@ -70,6 +70,19 @@ def own_server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
         process.close()
 
 
+@pytest.fixture(scope="module", params=KINDS)
+def resp2_server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
+    """A server that does not know HELLO (renamed away): clients must speak RESP2."""
+    kind = str(request.param)
+    process = ServerProcess(
+        kind, _binary_or_skip(kind), extra_args=("--rename-command", "HELLO", '""')
+    ).start()
+    try:
+        yield process
+    finally:
+        process.close()
+
+
 @pytest.fixture
 def key_prefix(request: pytest.FixtureRequest) -> str:
     """A prefix unique to the running test, so tests sharing a server never share keys."""

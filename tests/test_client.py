@@ -12,6 +12,7 @@ from anyredis_auth import (
     ExecAbortError,
     MultiplexedConnection,
     RedisConnectionError,
+    RedisError,
     RedisTimeoutError,
     ResponseError,
 )
@@ -334,3 +335,18 @@ async def test_push_messages_are_routed_away_from_replies(
         assert isinstance(message, Push)
         assert message[0] == b"invalidate" and message[1] == [key.encode()]
         assert await con.execute("GET", key) == b"2"
+
+
+async def test_a_server_without_hello_never_echoes_the_password_into_errors(
+    resp2_server: ServerProcess,
+) -> None:
+    secret = "hello-echo-secret-password-1"
+    resp2_server.add_user("echo-user", secret)
+    url = resp2_server.url.replace("redis://", f"redis://echo-user:{secret}@")
+    async with Client.from_url(url) as client:  # protocol=3: HELLO 3 AUTH echo-user <secret>
+        with pytest.raises(RedisError, match="does not know HELLO") as caught:
+            await client.get_multiplexed_async_connection()
+    assert secret not in f"{caught.value} {caught.value!r} {caught.value.__cause__}"
+    async with Client.from_url(url, protocol=2) as client:
+        con = await client.get_multiplexed_async_connection()
+        assert await con.execute("ACL", "WHOAMI") == b"echo-user"
