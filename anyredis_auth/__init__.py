@@ -37,6 +37,7 @@ from ._errors import (
 )
 from ._options import ConnectionOptions
 from ._pipeline import Pipeline
+from ._pubsub import Message, PubSub, PubSubStats
 from ._version import __version__
 
 __all__ = [
@@ -52,9 +53,12 @@ __all__ = [
     "EntraIdCredentialsProvider",
     "ExecAbortError",
     "ManagedIdentityCredentialOptions",
+    "Message",
     "MultiplexedConnection",
     "Pipeline",
     "ProtocolError",
+    "PubSub",
+    "PubSubStats",
     "RedisConnectionError",
     "RedisError",
     "RedisTimeoutError",

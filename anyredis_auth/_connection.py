@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -18,10 +17,9 @@ from ._errors import (
     RedisConnectionError,
     RedisTimeoutError,
     ResponseError,
-    TokenRefreshError,
 )
-from ._handshake import auth_command
 from ._pipeline import Pipeline
+from ._reauth import ConnectionStats, CredentialsFollower
 from ._routing import BLOCKING, classify, command_name
 from ._waiters import Waiter
 from .protocol import Push, encode_command
@@ -39,18 +37,7 @@ logger = logging.getLogger("anyredis_auth.connection")
 PUSH_BUFFER = 1000
 
 
-@dataclass
-class ConnectionStats:
-    """What happened to a connection's sessions (never holds a secret)."""
-
-    connects: int = 0
-    reauths: int = 0
-    reauth_failures: int = 0
-    replacements: int = 0
-    last_reauth_error: str | None = None
-
-
-class MultiplexedConnection(Commands):
+class MultiplexedConnection(Commands, CredentialsFollower):
     """A connection shared by many tasks: commands are pipelined on one socket.
 
     Get one with ``await client.get_multiplexed_async_connection()`` and share it. Each
@@ -61,7 +48,9 @@ class MultiplexedConnection(Commands):
     re-sent after a connection error unless ``retry_on_connection_error=True``.
 
     Blocking commands (BLPOP, XREAD BLOCK, WAIT, ...) run on a dedicated connection so they never
-    stall the others.
+    stall the others. With a credentials provider, a long or endless block is cut into segments
+    that end before the token's refresh deadline, re-authenticated in between (same result as one
+    long block; see ``Client(blocking_segment=...)``). Subscriptions: ``client.pubsub()``.
 
     With a credentials provider, the connection follows the provider's stream: each new
     credential is sent as ``AUTH`` in line with the other commands (those queued before it run as
@@ -111,7 +100,7 @@ class MultiplexedConnection(Commands):
                 raise ValueError(
                     f"{command_name(args[0])} is not allowed on a shared connection: {kind}"
                 )
-            reply = await self._client._run_blocking(data)
+            reply = await self._client._run_blocking(data, args)
         else:
             link = self._link
             if link is None or link.closed:
@@ -211,62 +200,7 @@ class MultiplexedConnection(Commands):
         self._link = link
         self.stats.connects += 1
 
-    # -- re-authentication ---------------------------------------------------------------------
-
-    async def _follow_credentials(
-        self,
-        subscription: MemoryObjectReceiveStream[Credentials | TokenRefreshError],
-        *,
-        task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
-    ) -> None:
-        """Runs in the client's group for as long as this connection lives."""
-        with anyio.CancelScope() as scope, subscription:
-            self._watcher = scope
-            task_status.started()
-            async for item in subscription:
-                if isinstance(item, TokenRefreshError):
-                    # The refresher keeps trying; the current session stays valid meanwhile.
-                    logger.warning("credentials provider error: %s", item)
-                    continue
-                if item == self._credentials and self._link_is_on(item):
-                    continue
-                self._credentials = item
-                await self._reauthenticate(item)
-
-    def _link_is_on(self, credentials: Credentials) -> bool:
-        link = self._link
-        return link is None or link.closed or link.credentials == credentials
-
-    async def _reauthenticate(self, credentials: Credentials) -> None:
-        link = self._link
-        if link is None or link.closed or link.credentials == credentials:
-            return  # the next connect (or this session) already uses them
-        timeout = self._options.connect_timeout
-        who = credentials.username or "default"
-        problem: str | None = None
-        try:
-            with anyio.move_on_after(timeout) as scope:
-                (reply,) = await link.request_many([auth_command(credentials)])
-            if scope.cancelled_caught:
-                problem = f"no reply to AUTH within {timeout:g} s"
-            elif isinstance(reply, ResponseError):
-                problem = f"the server refused AUTH: {reply.message}"
-        except RedisConnectionError:
-            return  # the socket died meanwhile; the reconnect uses the newest credentials
-        if problem is None:
-            link.credentials = credentials
-            self.stats.reauths += 1
-            logger.info("re-authenticated %s as %r", link.address, who)
-            return
-        self.stats.reauth_failures += 1
-        self.stats.last_reauth_error = problem
-        logger.warning(
-            "re-authentication of %s as %r failed (%s); replacing the connection",
-            link.address,
-            who,
-            problem,
-        )
-        await self._replace(link)
+    # -- re-authentication (the loop and the AUTH step live in CredentialsFollower) ------------
 
     async def _replace(self, old: Link) -> None:
         """A fresh session with the newest credentials takes over; the old drains and closes."""

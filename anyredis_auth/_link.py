@@ -6,6 +6,13 @@ slots without a lock. The writer sends everything queued since its last send in 
 reader feeds the parser and completes slots in order. RESP3 push messages never enter the FIFO:
 they go to `push_handler`.
 
+A pub/sub link (``pubsub=True``) runs another reader: pushes, and on RESP2 the arrays whose first
+element names a pub/sub event (``message``, ``subscribe``, ...), go to the async `event_handler`,
+which may wait (backpressure from a slow subscriber); everything else fills the FIFO. A command
+answered by such events (SUBSCRIBE and friends) holds an `EventSlot` in the FIFO: each confirmation
+counts it down, and an error reply in its place (NOPERM...) goes to it, not to the next command.
+The normal reader keeps its hot path free of those checks.
+
 A link never raises into the task group that runs it: a dead socket, a protocol error or a
 cancellation fails every pending slot with a typed error and ends the link's tasks.
 """
@@ -13,7 +20,7 @@ cancellation fails every pending slot with a typed error and ends the link's tas
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import anyio
 import anyio.abc
@@ -23,9 +30,47 @@ from ._errors import ConnectionClosedError, ProtocolError, RedisConnectionError
 from ._waiters import Waiter, fresh_copy, waiter_factory
 from .protocol import NEED_DATA, Parser, Push, encode_command
 
-__all__ = ["Link"]
+__all__ = ["EventSlot", "Link"]
 
 _RECEIVE_SIZE = 65536
+_CONFIRMATIONS = ("subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ssubscribe",
+                  "sunsubscribe")  # fmt: skip
+#: First elements of the events that confirm a subscribe-family command, one per argument.
+CONFIRMATION_NAMES = frozenset(name for text in _CONFIRMATIONS for name in (text, text.encode()))
+#: First elements of RESP2 arrays that are pub/sub events on a pub/sub link (not replies).
+PUBSUB_EVENT_NAMES = CONFIRMATION_NAMES | frozenset(
+    name for text in ("message", "pmessage", "smessage") for name in (text, text.encode())
+)
+
+
+class EventSlot:
+    """A pub/sub link's FIFO entry for a subscribe-family command.
+
+    The server answers such a command with one confirmation event per argument, or, when it
+    refuses the command (NOPERM, wrong arguments...), with one ordinary error reply in its place:
+    that reply goes to `on_reply` instead of shifting every later reply by one.
+    """
+
+    __slots__ = ("on_reply", "remaining")
+
+    def __init__(self, remaining: int, on_reply: Callable[[object], None]) -> None:
+        self.remaining = remaining
+        self.on_reply = on_reply
+
+    def set(self, reply: object) -> None:
+        self.on_reply(reply)
+
+    def fail(self, error: BaseException) -> None:
+        """The link closed first: a reconnect resubscribes, nothing to report here."""
+
+    @property
+    def done(self) -> bool:
+        return self.remaining <= 0
+
+    async def wait(self) -> object:  # pragma: no cover - nobody waits on an event slot
+        raise NotImplementedError
+
+
 #: Errors of the byte stream that mean "this socket is gone".
 _STREAM_ERRORS = (
     anyio.EndOfStream,
@@ -44,12 +89,14 @@ class Link:
         parser: Parser,
         address: str,
         on_close: Callable[[Link], None] | None = None,
+        *,
+        pubsub: bool = False,
     ) -> None:
         self._stream = stream
         self._parser = parser
         self.address = address
         self._on_close = on_close
-        self._pending: deque[Waiter] = deque()
+        self._pending: deque[Waiter | EventSlot] = deque()
         factory = waiter_factory()
         self._new_waiter = factory.single
         self._new_batch = factory.batch
@@ -63,6 +110,11 @@ class Link:
         self._retiring = False
         #: Receives RESP3 push messages (pub/sub, client tracking); dropped when None.
         self.push_handler: Callable[[Push], None] | None = None
+        #: A pub/sub link's events (pushes, RESP2 event arrays); awaited by the reader.
+        self.event_handler: Callable[[list[object]], Awaitable[None]] | None = None
+        self._pubsub = pubsub
+        #: The protocol the handshake settled on (a pub/sub link may differ from the options).
+        self.protocol = parser.protocol
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -89,6 +141,35 @@ class Link:
         self._outbuf.append(data)
         self._wake.set()
         return waiter
+
+    def send_only(self, data: bytes, slots: Sequence[EventSlot] = ()) -> None:
+        """Queue encoded subscribe-family commands, one `EventSlot` each (pub/sub links)."""
+        self.submit_between(data, slots, None, ())
+
+    def submit_between(
+        self,
+        data: bytes,
+        before: Sequence[EventSlot],
+        waiter: Waiter | None,
+        after: Sequence[EventSlot],
+    ) -> Waiter | None:
+        """Queue one blob of commands: event slots, then a command whose reply fills `waiter`
+        (from `new_waiter`; None: no such command), then event slots. A RESP2 switch-over
+        (unsubscribe, AUTH, resubscribe) goes out this way, in one write."""
+        if self._error is not None:
+            raise fresh_copy(self._error)
+        pending = self._pending
+        pending.extend(before)
+        if waiter is not None:
+            pending.append(waiter)
+        pending.extend(after)
+        self._outbuf.append(data)
+        self._wake.set()
+        return waiter
+
+    def new_waiter(self) -> Waiter:
+        """A reply slot for `submit_between`."""
+        return self._new_waiter()
 
     def submit_batch(self, data: bytes, count: int) -> Waiter:
         """Queue `count` encoded commands written as one blob; their replies fill one slot."""
@@ -148,7 +229,7 @@ class Link:
                     scope.cancel()
                 async with anyio.create_task_group() as group:
                     group.start_soon(self._write_loop)
-                    group.start_soon(self._read_loop)
+                    group.start_soon(self._read_pubsub_loop if self._pubsub else self._read_loop)
                     task_status.started()
         finally:
             self.close()
@@ -187,6 +268,50 @@ class Link:
                         handler = self.push_handler
                         if handler is not None:
                             handler(reply)
+                        continue
+                    if not pending:
+                        raise ProtocolError("the server sent a reply that no command asked for")
+                    pending.popleft().set(reply)
+                if self._retiring and not pending:
+                    self.close(ConnectionClosedError(f"connection to {self.address} was replaced"))
+                    return
+        except anyio.EndOfStream:
+            self.close(RedisConnectionError(f"the server at {self.address} closed the connection"))
+        except _STREAM_ERRORS:
+            self.close(RedisConnectionError(f"lost the connection to {self.address}"))
+        except ProtocolError as exc:
+            self.close(ProtocolError(f"{exc} (from {self.address}); the connection was dropped"))
+
+    async def _read_pubsub_loop(self) -> None:
+        """The reader of a pub/sub link: events go to `event_handler`, which may wait."""
+        receive = self._stream.receive
+        parser = self._parser
+        pending = self._pending
+        events = PUBSUB_EVENT_NAMES
+        confirmations = CONFIRMATION_NAMES
+        try:
+            while True:
+                parser.feed(await receive(_RECEIVE_SIZE))
+                while (reply := parser.next_reply()) is not NEED_DATA:
+                    if type(reply) is Push or (
+                        type(reply) is list
+                        and reply
+                        and isinstance(reply[0], (bytes, str))
+                        and reply[0] in events
+                    ):
+                        first = reply[0]
+                        if (
+                            isinstance(first, (bytes, str))
+                            and first in confirmations
+                            and pending
+                            and type(head := pending[0]) is EventSlot
+                        ):
+                            head.remaining -= 1
+                            if head.remaining <= 0:
+                                pending.popleft()
+                        handler = self.event_handler
+                        if handler is not None:
+                            await handler(reply)
                         continue
                     if not pending:
                         raise ProtocolError("the server sent a reply that no command asked for")

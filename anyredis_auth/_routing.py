@@ -12,7 +12,7 @@ __all__ = ["BLOCKING", "classify", "command_name"]
 
 BLOCKING = "blocking"
 
-_PUBSUB = "subscriptions change the connection's reply stream: use client.pubsub() (coming soon)"
+_PUBSUB = "subscriptions change the connection's reply stream: use client.pubsub()"
 _TX = "a shared connection cannot hold a transaction open: use pipeline(transaction=True)"
 _REFUSED = {
     "SUBSCRIBE": _PUBSUB,
