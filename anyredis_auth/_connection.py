@@ -64,6 +64,7 @@ class MultiplexedConnection(Commands, CredentialsFollower):
         self._options = options
         self._provider = provider
         self._credentials: Credentials | None = options.credentials
+        self._health_checks: set[Link] = set()
         self._watcher: anyio.CancelScope | None = None
         self.stats = ConnectionStats()
         self._link: Link | None = None
@@ -106,11 +107,12 @@ class MultiplexedConnection(Commands, CredentialsFollower):
             if link is None or link.closed:
                 link = await self._connected()
             try:
-                reply = await self._wait(link.submit(data), args[0])
+                reply = await self._wait(link, link.submit(data), args[0])
             except RedisConnectionError:
                 if not self._options.retry_on_connection_error or self._closed:
                     raise
-                reply = await self._wait((await self._connected()).submit(data), args[0])
+                link = await self._connected()
+                reply = await self._wait(link, link.submit(data), args[0])
         if isinstance(reply, ResponseError):
             raise reply
         return reply
@@ -143,20 +145,53 @@ class MultiplexedConnection(Commands, CredentialsFollower):
 
     # -- internals -----------------------------------------------------------------------------
 
-    async def _wait(self, waiter: Waiter, name: object) -> object:
+    async def _wait(self, link: Link, waiter: Waiter, name: object) -> object:
         timeout = self._timeout
         if timeout is None:
             return await waiter.wait()
         with anyio.move_on_after(timeout):
             return await waiter.wait()
         # The slot stays queued: its reply will be read and dropped, never given to anyone else.
+        self._check_health(link)
         raise RedisTimeoutError(f"{command_name(name)} got no reply within {timeout:g} s")
+
+    def _check_health(self, link: Link) -> None:
+        """After a timeout: is the socket half-open? A PING queued behind the late reply tells.
+
+        If the PING gets no reply within ``health_check_timeout`` the connection is presumed
+        dead and closed: its in-flight callers get `RedisConnectionError` and the next command
+        reconnects. One check per connection at a time; a slow but live server passes it.
+        """
+        limit = self._options.health_check_timeout
+        if limit is None or link.closed or link in self._health_checks:
+            return
+        self._health_checks.add(link)
+        self._client._require_group().start_soon(self._health_check, link, limit)
+
+    async def _health_check(self, link: Link, limit: float) -> None:
+        try:
+            with anyio.move_on_after(limit) as scope:
+                await link.request_many([["PING"]])
+            if scope.cancelled_caught and not link.closed:
+                logger.warning(
+                    "no reply from %s within %g s: connection replaced", link.address, limit
+                )
+                link.close(
+                    RedisConnectionError(
+                        f"no reply from {link.address} within {limit:g} s: the connection "
+                        "was presumed dead (half-open) and dropped"
+                    )
+                )
+        except RedisConnectionError:
+            pass  # it died on its own meanwhile
+        finally:
+            self._health_checks.discard(link)
 
     async def _execute_batch(self, blob: bytes, count: int) -> list[object]:
         link = self._link
         if link is None or link.closed:
             link = await self._connected()
-        replies = await self._wait(link.submit_batch(blob, count), "pipeline")
+        replies = await self._wait(link, link.submit_batch(blob, count), "pipeline")
         assert isinstance(replies, list)
         return replies
 

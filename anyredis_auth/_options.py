@@ -57,6 +57,9 @@ class ConnectionOptions:
     client_name: str | None = None
     connect_timeout: float | None = 10.0
     command_timeout: float | None = None
+    #: After a command timed out, a PING must answer within this (seconds) or the connection
+    #: is presumed half-open and replaced. None: no check.
+    health_check_timeout: float | None = 5.0
     decode_responses: bool = False
     encoding: str = "utf-8"
     parser: str = "auto"
@@ -86,7 +89,7 @@ class ConnectionOptions:
             raise ValueError("option 'reconnect_attempts' must be at least 1")
         if self.unix_path is not None and self.tls:
             raise ValueError("TLS over a Unix socket is not supported")
-        for name in ("connect_timeout", "command_timeout"):
+        for name in ("connect_timeout", "command_timeout", "health_check_timeout"):
             object.__setattr__(self, name, seconds(getattr(self, name), name))
         "".encode(self.encoding)  # an unknown encoding fails here, not on the first reply
 
@@ -155,7 +158,7 @@ def _convert(name: str, raw: str) -> Any:
             return lowered in _TRUE
         if isinstance(default, int):
             return int(raw)
-        if isinstance(default, float) or name in ("connect_timeout", "command_timeout"):
+        if isinstance(default, float) or name.endswith("_timeout"):
             return None if raw.lower() in ("", "none") else float(raw)
     except ValueError:
         kind = type(default).__name__ if default is not None else "number"

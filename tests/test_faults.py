@@ -10,6 +10,7 @@ import pytest
 from anyredis_auth import Client, RedisConnectionError, RedisTimeoutError
 from tests._proxy import FaultProxy
 from tests._servers import ServerProcess
+from tests._waiting import wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -139,3 +140,31 @@ async def test_resending_after_a_connection_error_is_opt_in(proxy: FaultProxy, r
         assert outcome == [b"x"]
     else:
         assert len(outcome) == 1 and isinstance(outcome[0], RedisConnectionError)
+
+
+async def test_half_open_socket_is_detected_and_replaced(proxy: FaultProxy) -> None:
+    options = {"command_timeout": 0.2, "health_check_timeout": 0.3}
+    async with Client.from_url(proxy.url, **options) as client:
+        con = await client.get_multiplexed_async_connection()
+        assert await con.execute("PING") == b"PONG"
+        proxy.stalled = True  # the socket stays open but nothing comes back: half-open
+        with pytest.raises(RedisTimeoutError):
+            await con.execute("ECHO", "lost")
+        await wait_until(lambda: not con.is_connected, limit=3)  # the health check gave up
+        proxy.resume()
+        assert await con.execute("ECHO", "fresh") == b"fresh"
+        assert proxy.connections == 2 and con.stats.connects == 2
+
+
+async def test_a_slow_but_live_server_keeps_its_connection(
+    server: ServerProcess, proxy: FaultProxy
+) -> None:
+    options = {"command_timeout": 0.1, "health_check_timeout": 2.0}
+    async with Client.from_url(proxy.url, **options) as client:
+        con = await client.get_multiplexed_async_connection()
+        server.command("CLIENT", "PAUSE", 400, "ALL")
+        with pytest.raises(RedisTimeoutError):
+            await con.execute("ECHO", "slow")
+        await anyio.sleep(0.8)  # the pause ends; the health check's PING is answered
+        assert con.is_connected and con.stats.connects == 1
+        assert await con.execute("ECHO", "still here") == b"still here"
