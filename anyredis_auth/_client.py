@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from types import TracebackType
 from typing import Any
 
@@ -60,6 +61,7 @@ class Client:
         self.options = options
         self._provider = credentials_provider
         self._group: anyio.abc.TaskGroup | None = None
+        self._connections: weakref.WeakSet[MultiplexedConnection] = weakref.WeakSet()
         self._links: set[Link] = set()
         self._idle_blocking: list[Link] = []
         self._pubsubs: set[PubSub] = set()
@@ -115,6 +117,8 @@ class Client:
         assert group is not None
         for pubsub in list(self._pubsubs):
             pubsub._shutdown(ConnectionClosedError("the client was closed"))
+        for connection in list(self._connections):
+            await connection.aclose()
         for link in list(self._links):
             link.close(ConnectionClosedError("the client was closed"))
         self._idle_blocking.clear()
@@ -137,6 +141,7 @@ class Client:
         """A new connection that any number of tasks may share; connected before it returns."""
         self._require_group()
         connection = MultiplexedConnection(self, self.options, self._provider)
+        self._connections.add(connection)
         await connection.connect()
         return connection
 

@@ -72,10 +72,10 @@ class MultiplexedConnection(Commands, CredentialsFollower):
         self._closed = False
         self._failures = 0
         self._timeout = options.command_timeout
-        send, receive = anyio.create_memory_object_stream[Push](PUSH_BUFFER)
-        self._push_send: MemoryObjectSendStream[Push] = send
-        self._push_receive: MemoryObjectReceiveStream[Push] = receive
-        #: Push messages dropped because nobody read `push_messages` fast enough.
+        # Made when someone asks for `push_messages`: until then push messages are dropped.
+        self._push_send: MemoryObjectSendStream[Push] | None = None
+        self._push_receive: MemoryObjectReceiveStream[Push] | None = None
+        #: Push messages dropped because nobody read `push_messages` (fast enough).
         self.dropped_push_messages = 0
 
     # -- public API ----------------------------------------------------------------------------
@@ -86,7 +86,16 @@ class MultiplexedConnection(Commands, CredentialsFollower):
 
     @property
     def push_messages(self) -> MemoryObjectReceiveStream[Push]:
-        """RESP3 push messages (client tracking, ...) routed away from the replies."""
+        """RESP3 push messages (client tracking, ...) routed away from the replies.
+
+        Messages are kept from the first time this is read; the stream ends (EndOfStream, after
+        what is buffered) when the connection or its client is closed. Close it when done.
+        """
+        if self._push_receive is None:
+            send, receive = anyio.create_memory_object_stream[Push](PUSH_BUFFER)
+            self._push_send, self._push_receive = send, receive
+            if self._closed:
+                send.close()
         return self._push_receive
 
     @property
@@ -141,7 +150,8 @@ class MultiplexedConnection(Commands, CredentialsFollower):
         if self._link is not None:
             self._link.close(ConnectionClosedError("the connection was closed"))
             self._link = None
-        self._push_send.close()
+        if self._push_send is not None:
+            self._push_send.close()
 
     # -- internals -----------------------------------------------------------------------------
 
@@ -255,6 +265,9 @@ class MultiplexedConnection(Commands, CredentialsFollower):
         old.retire()
 
     def _on_push(self, message: Push) -> None:
+        if self._push_send is None:
+            self.dropped_push_messages += 1
+            return
         try:
             self._push_send.send_nowait(message)
         except (anyio.WouldBlock, anyio.BrokenResourceError, anyio.ClosedResourceError):

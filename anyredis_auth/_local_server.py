@@ -180,6 +180,11 @@ class ServerProcess:
         if self._proc is not None and self._proc.poll() is None:
             self._proc.kill()
             self._proc.wait(timeout=10)
+        self._forget_process()
+
+    def _forget_process(self) -> None:
+        if self._proc is not None and self._proc.stderr is not None:
+            self._proc.stderr.close()
         self._proc = None
 
     def stop(self) -> None:
@@ -190,7 +195,7 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait(timeout=10)
-        self._proc = None
+        self._forget_process()
 
     def restart(self) -> None:
         self.stop()
