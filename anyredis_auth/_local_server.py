@@ -172,6 +172,13 @@ class ServerProcess:
         rules = rules or ("~*", "&*", "+@all")
         self.command("ACL", "SETUSER", username, "reset", "on", f">{password}", *rules)
 
+    def add_user_password(self, username: str, password: str) -> None:
+        """Give `username` one more valid password (creating the user allowed everything)."""
+        self.command("ACL", "SETUSER", username, "on", f">{password}", "~*", "&*", "+@all")
+
+    def remove_user_password(self, username: str, password: str) -> None:
+        self.command("ACL", "SETUSER", username, f"<{password}")
+
     def delete_user(self, username: str) -> None:
         self.command("ACL", "DELUSER", username)
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -70,3 +72,36 @@ def test_errors_are_one_line_without_secrets(server: ServerProcess) -> None:
         assert secret not in result.stderr + result.stdout
     debug = run_cli("--debug", "ping", cases[0][1])
     assert "Traceback" in debug.stderr and secret not in debug.stderr
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_demo_through_azure_identity_and_the_local_authority(backend: str) -> None:
+    result = run_cli(
+        "--backend", backend, "demo", "--identity", "entra", "--duration", "3.5",
+        "--concurrency", "10", "--token-lifetime", "2",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "client-secret flow against a local Entra ID authority" in result.stdout
+    summary = result.stdout.splitlines()[-1]
+    assert "0 errors, 0 wrong replies" in summary
+    rotations = int(summary.split(" token rotations")[0].rsplit(" ", 1)[1])
+    assert rotations >= 1 and f"{rotations} re-auths" in summary, summary
+    assert "eyJ" not in result.stdout + result.stderr  # no JWT ever printed
+
+
+def test_ctrl_c_stops_the_demo_and_everything_it_started() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "anyredis_auth", "demo", "--duration", "60"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert process.stdout is not None
+    first = process.stdout.readline()  # "started redis-server on 127.0.0.1:PORT ..."
+    port = first.split("127.0.0.1:", 1)[1].split()[0]
+    time.sleep(2)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=20)
+    _secrets.seen(out + err)
+    assert process.returncode == 130, err
+    assert err.strip().splitlines()[-1] == "interrupted"
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
+    assert f"--port {port}" not in ps

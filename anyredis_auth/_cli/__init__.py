@@ -39,6 +39,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--concurrency", type=int, default=50, help="concurrent tasks (default 50)")
     demo.add_argument("--server", choices=["auto", "redis", "valkey"], default="auto")
+    demo.add_argument(
+        "--identity",
+        choices=["local", "entra"],
+        default="local",
+        help="local: a token issuer in this process; entra: azure-identity against a local "
+        "Entra ID authority (needs the dev extra)",
+    )
 
     token = commands.add_parser(
         "token", help="get an Entra ID token and show its claims (never the token itself)"

@@ -7,7 +7,7 @@ import itertools
 import sys
 import time
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 
@@ -112,15 +112,45 @@ def _demo_server(choice: str) -> ServerProcess:
     )
 
 
+class DemoIdentity(Protocol):
+    """Where the demo's tokens come from, and how their expiry is enforced on the server."""
+
+    expired: int
+
+    @property
+    def provider(self) -> Any: ...
+
+    def describe(self, credentials: Credentials) -> str: ...
+    async def enforce_expiry(self) -> None: ...
+    def close(self) -> None: ...
+
+
+def _demo_identity(args: argparse.Namespace, server: ServerProcess) -> DemoIdentity:
+    if args.identity == "entra":
+        from ._demo_entra import EntraRigIdentity
+
+        print(
+            "identity: azure-identity's client-secret flow against a local Entra ID authority; "
+            "each token is revoked from its oid's user at expiry"
+        )
+        return EntraRigIdentity(server, args.token_lifetime)
+    print("identity: a local token issuer; each token is its own user, deleted at expiry")
+    return LocalTokenIssuer(server, args.token_lifetime)
+
+
 def run_demo(args: argparse.Namespace) -> int:
     server = _demo_server(args.server).start()
+    identity: DemoIdentity | None = None
     try:
         print(
             f"started {server.kind}-server on 127.0.0.1:{server.port} (backend: {args.backend}); "
-            f"tokens live {args.token_lifetime:g}s, their user is deleted at expiry"
+            f"tokens live {args.token_lifetime:g}s"
         )
-        stats = anyio.run(_demo_workload, server, args, backend=args.backend)
+        identity = _demo_identity(args, server)
+        stats = anyio.run(_demo_workload, server, identity, args, backend=args.backend)
     finally:
+        if identity is not None:
+            identity.close()
         server.close()
     print(
         f"done: {stats['ops']:,} commands, {stats['rotations']} token rotations, "
@@ -130,12 +160,14 @@ def run_demo(args: argparse.Namespace) -> int:
     return 0 if stats["errors"] == 0 and stats["wrong"] == 0 else 1
 
 
-async def _demo_workload(server: ServerProcess, args: argparse.Namespace) -> dict[str, int]:
+async def _demo_workload(
+    server: ServerProcess, identity: DemoIdentity, args: argparse.Namespace
+) -> dict[str, int]:
     stats = {"ops": 0, "errors": 0, "wrong": 0, "rotations": 0, "reauths": 0, "expired": 0}
     interactive = sys.stdout.isatty()
-    issuer = LocalTokenIssuer(server, args.token_lifetime)
+    issuer = identity.provider
     async with anyio.create_task_group() as rig:
-        rig.start_soon(issuer.enforce_expiry)
+        rig.start_soon(identity.enforce_expiry)
         async with Client.open_with_credentials_provider(server.url, issuer) as client:
             con = await client.get_multiplexed_async_connection()
 
@@ -158,11 +190,11 @@ async def _demo_workload(server: ServerProcess, args: argparse.Namespace) -> dic
                     now = time.perf_counter()
                     rate = (stats["ops"] - last_ops) / (now - last_time)
                     last_ops, last_time = stats["ops"], now
-                    identity = issuer.describe(await issuer.current_credentials())
+                    current = identity.describe(await issuer.current_credentials())
                     line = (
                         f"{now - started:5.1f}s {rate:>9,.0f} ops/s  rotations "
                         f"{issuer.stats.refreshes - 1}  re-auths {con.stats.reauths}  errors "
-                        f"{stats['errors']}  {identity}"
+                        f"{stats['errors']}  {current}"
                     )
                     print(f"\r{line}", end="", flush=True) if interactive else print(
                         line, flush=True
@@ -178,5 +210,5 @@ async def _demo_workload(server: ServerProcess, args: argparse.Namespace) -> dic
             stats["rotations"] = issuer.stats.refreshes - 1
             stats["reauths"] = con.stats.reauths
         rig.cancel_scope.cancel()
-    stats["expired"] = issuer.expired
+    stats["expired"] = identity.expired
     return stats

@@ -33,6 +33,13 @@ class LocalTokenIssuer(TokenCredentialsProvider):
         self._users: dict[str, tuple[str, float]] = {}  # token -> (oid, expires_on)
         self.expired = 0
 
+    @property
+    def provider(self) -> LocalTokenIssuer:
+        return self
+
+    def close(self) -> None:
+        """Nothing to release: the server it uses belongs to the caller."""
+
     async def _fetch_token(self) -> AccessToken:
         oid = f"demo-oid-{secrets.token_hex(4)}"
         token = secrets.token_urlsafe(32)
