@@ -82,6 +82,7 @@ class MultiplexedConnection(Commands, CredentialsFollower):
 
     @property
     def options(self) -> ConnectionOptions:
+        """The `ConnectionOptions` this connection was made with."""
         return self._options
 
     @property
@@ -100,6 +101,7 @@ class MultiplexedConnection(Commands, CredentialsFollower):
 
     @property
     def is_connected(self) -> bool:
+        """Whether the connection holds an open socket right now."""
         return self._link is not None and not self._link.closed
 
     async def execute(self, *args: bytes | str | int | float | bytearray | memoryview) -> Any:

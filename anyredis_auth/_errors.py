@@ -53,6 +53,7 @@ class ResponseError(RedisError):
 
     @property
     def message(self) -> str:
+        """The error text, code included (e.g. ``"WRONGTYPE Operation against a key ..."``)."""
         return str(self.args[0]) if self.args else ""
 
     @property

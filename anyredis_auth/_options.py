@@ -112,6 +112,7 @@ class ConnectionOptions:
             return False
 
     def replace(self, **changes: Any) -> ConnectionOptions:
+        """A copy with the given fields changed (checked like the constructor's arguments)."""
         return dataclasses.replace(self, **changes)
 
     def build_ssl_context(self) -> ssl.SSLContext:

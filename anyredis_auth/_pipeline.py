@@ -54,6 +54,7 @@ class Pipeline:
         return len(self._encoded)
 
     def reset(self) -> None:
+        """Drop the queued commands without sending them."""
         self._encoded.clear()
         self._names.clear()
 

@@ -302,6 +302,7 @@ class PubSub(CredentialsFollower):
 
     @property
     def closed(self) -> bool:
+        """True once the subscriber was closed (by `aclose` or by the client closing)."""
         return self._error is not None
 
     @property
@@ -311,14 +312,17 @@ class PubSub(CredentialsFollower):
 
     @property
     def channels(self) -> list[CommandArg]:
+        """The channels subscribed to (with SUBSCRIBE), as given."""
         return list(self._subscribed["channel"].values())
 
     @property
     def patterns(self) -> list[CommandArg]:
+        """The patterns subscribed to (with PSUBSCRIBE), as given."""
         return list(self._subscribed["pattern"].values())
 
     @property
     def shard_channels(self) -> list[CommandArg]:
+        """The shard channels subscribed to (with SSUBSCRIBE), as given."""
         return list(self._subscribed["shard"].values())
 
     async def subscribe(self, *channels: CommandArg) -> None:
@@ -326,19 +330,27 @@ class PubSub(CredentialsFollower):
         await self._change("channel", True, channels)
 
     async def psubscribe(self, *patterns: CommandArg) -> None:
+        """PSUBSCRIBE to glob-style patterns; returns once the server confirmed every one."""
         await self._change("pattern", True, patterns)
 
     async def ssubscribe(self, *channels: CommandArg) -> None:
+        """SSUBSCRIBE to shard channels; returns once the server confirmed every channel."""
         await self._change("shard", True, channels)
 
     async def unsubscribe(self, *channels: CommandArg) -> None:
-        """UNSUBSCRIBE the channels (all of them when none are given); waits for confirmation."""
+        """UNSUBSCRIBE the channels (all of them when none are given).
+
+        Waits for the server's confirmation while connected; while reconnecting it only updates
+        what the new connection will subscribe to.
+        """
         await self._change("channel", False, channels)
 
     async def punsubscribe(self, *patterns: CommandArg) -> None:
+        """PUNSUBSCRIBE the patterns (all of them when none are given); see `unsubscribe`."""
         await self._change("pattern", False, patterns)
 
     async def sunsubscribe(self, *channels: CommandArg) -> None:
+        """SUNSUBSCRIBE the shard channels (all of them when none are given); see `unsubscribe`."""
         await self._change("shard", False, channels)
 
     def __aiter__(self) -> PubSub:

@@ -32,13 +32,22 @@ class StreamingCredentialsProvider(Protocol):
       one refreshes, the others stand by and take over when it stops.
     """
 
-    def subscribe(self) -> MemoryObjectReceiveStream[Credentials | TokenRefreshError]: ...
+    def subscribe(self) -> MemoryObjectReceiveStream[Credentials | TokenRefreshError]:
+        """A new stream of this caller's own: the current credentials, then every new item."""
+        ...
 
-    async def current_credentials(self) -> Credentials: ...
+    async def current_credentials(self) -> Credentials:
+        """Valid credentials, waiting for the first ones.
+
+        Raises `TokenRefreshError` when there are none and the latest attempt(s) failed.
+        """
+        ...
 
     async def run(
         self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
-    ) -> None: ...
+    ) -> None:
+        """The provider's background work; reports itself started at once."""
+        ...
 
 
 class StaticCredentialsProvider:
@@ -58,20 +67,24 @@ class StaticCredentialsProvider:
 
     @property
     def credentials(self) -> Credentials:
+        """The fixed credentials."""
         return self._credentials
 
     def start(self, retry_config: RetryConfig | None = None) -> None:
         """Nothing to arm: static credentials never fail."""
 
     def subscribe(self) -> MemoryObjectReceiveStream[Credentials | TokenRefreshError]:
+        """A new stream that yields the fixed credentials (nothing follows them)."""
         return self._broadcast.subscribe()
 
     async def current_credentials(self) -> Credentials:
+        """The fixed credentials, at once."""
         return self._credentials
 
     async def run(
         self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
     ) -> None:
+        """Nothing to run: reports itself started and returns."""
         task_status.started()
 
     async def __aenter__(self) -> StaticCredentialsProvider:

@@ -174,6 +174,7 @@ class TokenCredentialsProvider(ABC):
 
     @property
     def refresh_config(self) -> TokenRefreshConfig:
+        """The `TokenRefreshConfig` this provider refreshes by."""
         return self._config
 
     @property

@@ -31,14 +31,17 @@ class UserAssignedId:
 
     @classmethod
     def client_id(cls, value: str) -> UserAssignedId:
+        """The user-assigned identity with this client (application) id."""
         return cls("client_id", value)
 
     @classmethod
     def object_id(cls, value: str) -> UserAssignedId:
+        """The user-assigned identity with this object (principal) id."""
         return cls("object_id", value)
 
     @classmethod
     def resource_id(cls, value: str) -> UserAssignedId:
+        """The user-assigned identity with this Azure resource id."""
         return cls("resource_id", value)
 
     def credential_kwargs(self) -> dict[str, Any]:

@@ -159,6 +159,7 @@ class EntraIdCredentialsProvider(TokenCredentialsProvider):
 
     @property
     def scopes(self) -> tuple[str, ...]:
+        """The scopes tokens are requested for (default: ``https://redis.azure.com/.default``)."""
         return self._scopes
 
     @property
@@ -257,6 +258,8 @@ class EntraIdCredentialsProvider(TokenCredentialsProvider):
         refresh_config: TokenRefreshConfig | None = None,
         username_from_token: UsernameRule | None = None,
     ) -> EntraIdCredentialsProvider:
+        """`new_client_secret` with explicit ``scopes`` (None: the default); ``options`` go to
+        azure-identity's ``ClientSecretCredential`` (transport options to our transport)."""
         scopes = _check_scopes(scopes)
         _require_entra()
         from azure.identity.aio import ClientSecretCredential
@@ -304,6 +307,8 @@ class EntraIdCredentialsProvider(TokenCredentialsProvider):
         refresh_config: TokenRefreshConfig | None = None,
         username_from_token: UsernameRule | None = None,
     ) -> EntraIdCredentialsProvider:
+        """`new_client_certificate` with explicit ``scopes`` (None: the default); ``options`` go
+        to azure-identity's ``CertificateCredential`` (transport options to our transport)."""
         if not isinstance(certificate, ClientCertificate):
             raise TypeError(
                 "certificate must be a ClientCertificate(base64_pkcs12, password), got "
@@ -347,6 +352,9 @@ class EntraIdCredentialsProvider(TokenCredentialsProvider):
         refresh_config: TokenRefreshConfig | None = None,
         username_from_token: UsernameRule | None = None,
     ) -> EntraIdCredentialsProvider:
+        """`new_system_assigned_managed_identity` with an explicit scope (exactly one; None: the
+        default); ``options`` go to azure-identity's ``ManagedIdentityCredential`` (transport
+        options to our transport)."""
         return cls._managed_identity(
             scopes,
             ManagedIdentityCredentialOptions(credential_options=_options(options)),
@@ -469,6 +477,9 @@ class EntraIdCredentialsProvider(TokenCredentialsProvider):
         refresh_config: TokenRefreshConfig | None = None,
         username_from_token: UsernameRule | None = None,
     ) -> EntraIdCredentialsProvider:
+        """`new_developer_tools` with explicit ``scopes`` (None: the default); ``options`` go to
+        azure-identity's ``AzureCliCredential`` and ``AzureDeveloperCliCredential`` (each gets
+        those it accepts)."""
         scopes = _check_scopes(scopes)
         _require_entra()
         source = ChainSource(_cli_sources(_options(options)), name="developer tools")
@@ -500,6 +511,9 @@ class EntraIdCredentialsProvider(TokenCredentialsProvider):
         refresh_config: TokenRefreshConfig | None = None,
         username_from_token: UsernameRule | None = None,
     ) -> EntraIdCredentialsProvider:
+        """`new_default_azure_credential` with explicit ``scopes`` (None: the default);
+        ``options`` go to azure-identity's ``DefaultAzureCredential`` (transport options to our
+        transport); the CLIs get ``process_timeout`` and ``additionally_allowed_tenants``."""
         scopes = _check_scopes(scopes)
         _require_entra()
         from azure.identity.aio import DefaultAzureCredential

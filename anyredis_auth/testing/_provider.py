@@ -45,6 +45,7 @@ class ManualCredentialsProvider:
 
     @property
     def subscriber_count(self) -> int:
+        """Subscribers still listening (streams closed or dropped are not counted)."""
         return self._broadcast.subscriber_count
 
     def set_credentials(self, credentials: Credentials) -> None:
@@ -64,14 +65,17 @@ class ManualCredentialsProvider:
         self.retry_config = retry_config
 
     def subscribe(self) -> MemoryObjectReceiveStream[Credentials | TokenRefreshError]:
+        """A new stream: the current credentials (if any), then every item set from now on."""
         return self._broadcast.subscribe()
 
     async def current_credentials(self) -> Credentials:
+        """The current credentials, waiting for the first; raises the error set before any."""
         return await self._broadcast.wait_current()
 
     async def run(
         self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
     ) -> None:
+        """Counts the call in `runs`, reports itself started and returns."""
         self.runs += 1
         task_status.started()
 
