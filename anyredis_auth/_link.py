@@ -229,7 +229,9 @@ class Link:
                     scope.cancel()
                 async with anyio.create_task_group() as group:
                     group.start_soon(self._write_loop)
-                    group.start_soon(self._read_pubsub_loop if self._pubsub else self._read_loop)
+                    group.start_soon(
+                        self._reading, self._read_pubsub_loop if self._pubsub else self._read_loop
+                    )
                     task_status.started()
         finally:
             self.close()
@@ -254,33 +256,37 @@ class Link:
         except _STREAM_ERRORS:
             self.close(RedisConnectionError(f"lost the connection to {self.address} while sending"))
 
-    async def _read_loop(self) -> None:
-        receive = self._stream.receive
-        parser = self._parser
-        feed = parser.feed
-        next_reply = parser.next_reply
-        pending = self._pending
+    async def _reading(self, loop: Callable[[], Awaitable[None]]) -> None:
+        """Run a reader loop; the ways a socket dies become the typed error that closes it."""
         try:
-            while True:
-                feed(await receive(_RECEIVE_SIZE))
-                while (reply := next_reply()) is not NEED_DATA:
-                    if type(reply) is Push:
-                        handler = self.push_handler
-                        if handler is not None:
-                            handler(reply)
-                        continue
-                    if not pending:
-                        raise ProtocolError("the server sent a reply that no command asked for")
-                    pending.popleft().set(reply)
-                if self._retiring and not pending:
-                    self.close(ConnectionClosedError(f"connection to {self.address} was replaced"))
-                    return
+            await loop()
         except anyio.EndOfStream:
             self.close(RedisConnectionError(f"the server at {self.address} closed the connection"))
         except _STREAM_ERRORS:
             self.close(RedisConnectionError(f"lost the connection to {self.address}"))
         except ProtocolError as exc:
             self.close(ProtocolError(f"{exc} (from {self.address}); the connection was dropped"))
+
+    async def _read_loop(self) -> None:
+        receive = self._stream.receive
+        parser = self._parser
+        feed = parser.feed
+        next_reply = parser.next_reply
+        pending = self._pending
+        while True:
+            feed(await receive(_RECEIVE_SIZE))
+            while (reply := next_reply()) is not NEED_DATA:
+                if type(reply) is Push:
+                    handler = self.push_handler
+                    if handler is not None:
+                        handler(reply)
+                    continue
+                if not pending:
+                    raise ProtocolError("the server sent a reply that no command asked for")
+                pending.popleft().set(reply)
+            if self._retiring and not pending:
+                self.close(ConnectionClosedError(f"connection to {self.address} was replaced"))
+                return
 
     async def _read_pubsub_loop(self) -> None:
         """The reader of a pub/sub link: events go to `event_handler`, which may wait."""
@@ -289,39 +295,32 @@ class Link:
         pending = self._pending
         events = PUBSUB_EVENT_NAMES
         confirmations = CONFIRMATION_NAMES
-        try:
-            while True:
-                parser.feed(await receive(_RECEIVE_SIZE))
-                while (reply := parser.next_reply()) is not NEED_DATA:
-                    if type(reply) is Push or (
-                        type(reply) is list
-                        and reply
-                        and isinstance(reply[0], (bytes, str))
-                        and reply[0] in events
+        while True:
+            parser.feed(await receive(_RECEIVE_SIZE))
+            while (reply := parser.next_reply()) is not NEED_DATA:
+                if type(reply) is Push or (
+                    type(reply) is list
+                    and reply
+                    and isinstance(reply[0], (bytes, str))
+                    and reply[0] in events
+                ):
+                    first = reply[0]
+                    if (
+                        isinstance(first, (bytes, str))
+                        and first in confirmations
+                        and pending
+                        and type(head := pending[0]) is EventSlot
                     ):
-                        first = reply[0]
-                        if (
-                            isinstance(first, (bytes, str))
-                            and first in confirmations
-                            and pending
-                            and type(head := pending[0]) is EventSlot
-                        ):
-                            head.remaining -= 1
-                            if head.remaining <= 0:
-                                pending.popleft()
-                        handler = self.event_handler
-                        if handler is not None:
-                            await handler(reply)
-                        continue
-                    if not pending:
-                        raise ProtocolError("the server sent a reply that no command asked for")
-                    pending.popleft().set(reply)
-                if self._retiring and not pending:
-                    self.close(ConnectionClosedError(f"connection to {self.address} was replaced"))
-                    return
-        except anyio.EndOfStream:
-            self.close(RedisConnectionError(f"the server at {self.address} closed the connection"))
-        except _STREAM_ERRORS:
-            self.close(RedisConnectionError(f"lost the connection to {self.address}"))
-        except ProtocolError as exc:
-            self.close(ProtocolError(f"{exc} (from {self.address}); the connection was dropped"))
+                        head.remaining -= 1
+                        if head.remaining <= 0:
+                            pending.popleft()
+                    handler = self.event_handler
+                    if handler is not None:
+                        await handler(reply)
+                    continue
+                if not pending:
+                    raise ProtocolError("the server sent a reply that no command asked for")
+                pending.popleft().set(reply)
+            if self._retiring and not pending:
+                self.close(ConnectionClosedError(f"connection to {self.address} was replaced"))
+                return

@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
+import anyio
 import pytest
 
 from tests import _secrets
+from tests._proxy import FaultProxy
 from tests._servers import KINDS, ServerProcess, TLSFiles, find_binary
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -81,6 +83,17 @@ def resp2_server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
         yield process
     finally:
         process.close()
+
+
+@pytest.fixture
+async def proxy(server: ServerProcess) -> AsyncIterator[FaultProxy]:
+    """A misbehaving TCP proxy in front of the session's server (tests/_proxy.py)."""
+    proxy = FaultProxy(server.host, server.port)
+    async with anyio.create_task_group() as group:
+        await group.start(proxy.run)
+        yield proxy
+        proxy.resume()
+        group.cancel_scope.cancel()
 
 
 @pytest.fixture

@@ -14,14 +14,11 @@ from anyredis_auth._blocking import plan_blocking
 from anyredis_auth.testing import ManualCredentialsProvider
 from tests._expiring_tokens import ExpiringTokens
 from tests._servers import ServerProcess
+from tests._waiting import library_tasks
 
 pytestmark = pytest.mark.anyio
 
 LIFETIME = 1.2
-
-
-def library_tasks() -> list[str]:
-    return [task.name for task in anyio.get_running_tasks() if "anyredis_auth" in task.name]
 
 
 @pytest.mark.parametrize(

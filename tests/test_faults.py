@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import anyio
 import pytest
 
@@ -13,16 +11,6 @@ from tests._servers import ServerProcess
 from tests._waiting import wait_until
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-async def proxy(server: ServerProcess) -> AsyncIterator[FaultProxy]:
-    proxy = FaultProxy(server.host, server.port)
-    async with anyio.create_task_group() as group:
-        await group.start(proxy.run)
-        yield proxy
-        proxy.resume()
-        group.cancel_scope.cancel()
 
 
 async def test_reply_arriving_after_its_caller_left_is_dropped(proxy: FaultProxy) -> None:

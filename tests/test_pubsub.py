@@ -18,7 +18,7 @@ from anyredis_auth.testing import ManualCredentialsProvider
 from tests._expiring_tokens import ExpiringTokens
 from tests._proxy import FaultProxy
 from tests._servers import ServerProcess
-from tests._waiting import wait_until
+from tests._waiting import library_tasks, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -26,23 +26,9 @@ LIFETIME = 1.2  # seconds a token lives; refreshed 0.5 s before expiry
 ROTATIONS = 3
 
 
-def library_tasks() -> list[str]:
-    return [task.name for task in anyio.get_running_tasks() if "anyredis_auth" in task.name]
-
-
 @pytest.fixture
 async def resp2_proxy(resp2_server: ServerProcess) -> AsyncIterator[FaultProxy]:
     proxy = FaultProxy(resp2_server.host, resp2_server.port)
-    async with anyio.create_task_group() as group:
-        await group.start(proxy.run)
-        yield proxy
-        proxy.resume()
-        group.cancel_scope.cancel()
-
-
-@pytest.fixture
-async def proxy(server: ServerProcess) -> AsyncIterator[FaultProxy]:
-    proxy = FaultProxy(server.host, server.port)
     async with anyio.create_task_group() as group:
         await group.start(proxy.run)
         yield proxy

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import AsyncIterator
 
 import anyio
 import pytest
@@ -13,14 +12,9 @@ from anyredis_auth import Client, Credentials, StaticCredentialsProvider, TokenR
 from anyredis_auth.testing import ManualCredentialsProvider
 from tests._proxy import FaultProxy
 from tests._servers import ServerProcess
-from tests._waiting import wait_until
+from tests._waiting import library_tasks, wait_until
 
 pytestmark = pytest.mark.anyio
-
-
-def library_tasks() -> list[str]:
-    """Names of running tasks that belong to anyredis_auth (the test's proxy has its own)."""
-    return [task.name for task in anyio.get_running_tasks() if "anyredis_auth" in task.name]
 
 
 class Identities:
@@ -42,16 +36,6 @@ class Identities:
         """Azure closes connections whose token expired: deleting the user does the same here."""
         assert credentials.username is not None
         self.server.delete_user(credentials.username)
-
-
-@pytest.fixture
-async def proxy(server: ServerProcess) -> AsyncIterator[FaultProxy]:
-    proxy = FaultProxy(server.host, server.port)
-    async with anyio.create_task_group() as group:
-        await group.start(proxy.run)
-        yield proxy
-        proxy.resume()
-        group.cancel_scope.cancel()
 
 
 async def test_rotation_under_load_fails_no_command(server: ServerProcess, key_prefix: str) -> None:
