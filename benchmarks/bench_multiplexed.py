@@ -1,5 +1,8 @@
 """GET/SET throughput on one multiplexed connection, against the ceiling sketch and redis-py.
 
+(The whole benchmark of issue 7, with every workload and peer, is ``python -m benchmarks.suite``;
+this script is the quick GET/SET check.)
+
 Runs everything against one local server started for the run (or --url), several repetitions,
 and prints the median operations per second with ratios computed in the same run:
 

@@ -10,6 +10,11 @@ Design:
   there: the parser records how many bytes a bulk string needs, or that a line needs a
   ``\\n``, and ``feed`` merely queues chunks until then. Feeding a large reply one byte at a
   time is therefore linear.
+* **Runs of bulk strings at C speed.** Inside an array, set, push or map, a stretch of
+  buffered bulk strings (LRANGE, HGETALL, MGET, ...) is cut with one ``bytes.split`` on CRLF
+  and taken only where every header matches its payload's length, which is exactly what the
+  element-wise parse would accept (`_bulk_run`); anything else (a null, another type, a CRLF
+  inside a payload, missing bytes) ends the run and the element-wise loop takes over.
 * **Bounded memory.** Lengths and counts are checked at their header; a line (simple string,
   error, number, header) longer than `MAX_LINE_LENGTH` is refused, complete or not.
 
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import math
 import re
+from itertools import repeat
 from typing import Any
 
 from .._errors import ProtocolError, ResponseError
@@ -38,6 +44,8 @@ _INT64_MAX = 2**63 - 1
 # Decimal spellings of small non-negative numbers -> their value: one dict lookup validates
 # and converts the common lengths, counts and integers.
 _SMALL: dict[bytes, int] = {b"%d" % n: n for n in range(1024)}
+# The same for bulk string headers (with their ``$``): the runs of `_bulk_run`.
+_BULK_HEADERS: dict[bytes, int] = {b"$%d" % n: n for n in range(1024)}
 _DOUBLE = re.compile(rb"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _BIGNUM = re.compile(rb"-?[0-9]+")
 _NONZERO_DIGIT = re.compile(rb"[1-9]")
@@ -49,6 +57,11 @@ _LIST = 0
 _MAP = 1
 _ATTRIBUTE = 2
 _NO_KEY: object = object()
+
+# An aggregate of at least this many elements tries the run-of-bulk-strings fast path.
+_RUN = 8
+
+_decode: Any = str  # str(payload, encoding, errors), mapped over a run of bulk strings
 
 _TYPE_BYTES = frozenset(b"$*:+-%_#,(=~>!|")
 _AGGREGATE_NAMES = {42: "array", 37: "map", 126: "set", 62: "push", 124: "attribute"}
@@ -84,7 +97,8 @@ class PythonParser(Parser):
         self._chunks_len = 0
         # Bytes (from self._pos) needed before parsing is worth retrying; -1: a b"\n".
         self._need = 0
-        # Open aggregates, outermost first: [container, remaining elements, kind, map key].
+        # Open aggregates, outermost first:
+        # [container, remaining elements, kind, map key, try runs of bulk strings].
         self._stack: list[list[Any]] = []
         self._base = 0  # stream offset of self._buf[0]
         self._fed = 0  # bytes fed in total
@@ -94,6 +108,11 @@ class PythonParser(Parser):
             _SMALL
             if max_bulk_length >= len(_SMALL)
             else {line: n for line, n in _SMALL.items() if n <= max_bulk_length}
+        )
+        self._bulk_headers = (
+            _BULK_HEADERS
+            if max_bulk_length >= len(_BULK_HEADERS)
+            else {line: n for line, n in _BULK_HEADERS.items() if n <= max_bulk_length}
         )
 
     # -- public interface ------------------------------------------------------------------
@@ -131,6 +150,7 @@ class PythonParser(Parser):
             stack = self._stack
             small = _SMALL
             lengths = self._lengths
+            bulk_headers = self._bulk_headers
             encoding = self._encoding
             errors = self._errors
             max_bulk = self._max_bulk_length
@@ -141,6 +161,49 @@ class PythonParser(Parser):
                     self._pos = pos
                     self._need = 0
                     return NEED_DATA
+                if stack and buf[pos] == 36:
+                    frame = stack[-1]
+                    if frame[4] and frame[3] is _NO_KEY:
+                        # A run of bulk strings inside a list or map: split them off at C speed.
+                        run, pos = _bulk_run(buf, pos, frame, bulk_headers, max_bulk)
+                        if run is not None:
+                            values: list[Any] = run
+                            if encoding is not None:
+                                values = list(map(_decode, run, repeat(encoding), repeat(errors)))
+                            if frame[2] == _LIST:
+                                frame[0].extend(values)
+                            else:
+                                frame[0].update(zip(values[::2], values[1::2], strict=True))
+                            remaining: int = frame[1] - len(values)
+                            if remaining:
+                                frame[1] = remaining
+                                continue
+                            stack.pop()
+                            value = frame[0]
+                            # The aggregate is complete: hand it on like any other value.
+                            while stack:
+                                frame = stack[-1]
+                                frame_kind = frame[2]
+                                if frame_kind == _LIST:
+                                    frame[0].append(value)
+                                elif frame_kind == _MAP:
+                                    if frame[3] is _NO_KEY:
+                                        frame[3] = value
+                                    else:
+                                        frame[0][frame[3]] = value
+                                        frame[3] = _NO_KEY
+                                remaining = frame[1] - 1
+                                if remaining:
+                                    frame[1] = remaining
+                                    break
+                                stack.pop()
+                                if frame_kind == _ATTRIBUTE:
+                                    break
+                                value = frame[0]
+                            else:
+                                self._pos = pos
+                                return value
+                            continue
                 eol = buf.find(b"\r\n", pos)
                 if eol < 0:
                     if buf[pos] not in _TYPE_BYTES:
@@ -212,7 +275,8 @@ class PythonParser(Parser):
                             frame_kind = _ATTRIBUTE
                             count *= 2
                         if count:
-                            stack.append([container, count, frame_kind, _NO_KEY])
+                            runs = count >= _RUN and frame_kind != _ATTRIBUTE
+                            stack.append([container, count, frame_kind, _NO_KEY, runs])
                             continue
                         if frame_kind == _ATTRIBUTE:
                             continue  # an empty attribute decorates the next value
@@ -305,7 +369,7 @@ class PythonParser(Parser):
                             frame[0][frame[3]] = value
                             frame[3] = _NO_KEY
                     # an attribute's keys and values are discarded
-                    remaining: int = frame[1] - 1
+                    remaining = frame[1] - 1
                     if remaining:
                         frame[1] = remaining
                         break
@@ -377,6 +441,81 @@ class PythonParser(Parser):
         self._chunks_len = 0
         self._need = 0
         return True
+
+
+def _bulk_run(
+    buf: bytes, pos: int, frame: list[Any], headers_table: dict[bytes, int], max_bulk: int
+) -> tuple[list[bytes] | None, int]:
+    """Split off the complete bulk strings at `pos`, up to the frame's remaining count.
+
+    Returns ``(values, new position)``, or ``(None, pos)`` when there is none to take (the
+    general loop then parses the next element and reports errors and missing data exactly).
+
+    ``bytes.split`` on CRLF cuts a buffered run of ``$<n>\\r\\n<payload>\\r\\n`` into header,
+    payload, header, ...; a pair is taken only if its header is a valid length (as strict as the
+    general loop) equal to its payload's length, which is exactly what the element-wise parse
+    accepts: a header ends at the first CRLF and its payload is followed by CRLF. The first pair
+    that does not verify (a null, another type, a CRLF inside a payload) ends the run and the
+    frame stops trying runs, so a mixed aggregate costs one attempt, not one per element.
+    """
+    count = frame[1]
+    if frame[2] == _MAP:
+        if count & 1:
+            return None, pos
+    elif frame[2] != _LIST:
+        return None, pos
+    # Size the window from the first element, so the unsplit remainder stays small.
+    eol = buf.find(b"\r\n", pos, pos + 24)
+    if eol < 0:
+        return None, pos
+    first = headers_table.get(buf[pos:eol])
+    if first is None:
+        first = _run_length(buf[pos:eol], max_bulk)
+        if first is None:
+            frame[4] = False
+            return None, pos
+    span = (eol - pos + 4 + first) * count
+    window = buf[pos : pos + span + (span >> 3) + 64]
+    parts = window.split(b"\r\n", 2 * count)
+    pairs = (len(parts) - 1) >> 1
+    headers = parts[0 : 2 * pairs : 2]
+    values = parts[1 : 2 * pairs : 2]
+    sizes = list(map(len, values))
+    # Equal lengths (IDs, hashes, timestamps...): every header is the first one, already
+    # validated, and every payload has its length. Cheaper than a lookup per header.
+    if not (pairs and headers.count(headers[0]) == pairs and sizes.count(first) == pairs):
+        found = list(map(headers_table.get, headers))
+        if found != sizes:
+            taken = 0
+            for expected, actual, header in zip(found, sizes, headers, strict=True):
+                if expected != actual and (
+                    expected is not None or _run_length(header, max_bulk) != actual
+                ):
+                    frame[4] = False  # something else than a plain bulk string follows
+                    break
+                taken += 1
+            del values[taken:]
+            del headers[taken:]
+            pairs = taken
+    if pairs == count:  # the common case: all of them, in one window
+        return values, pos + len(window) - len(parts[-1])
+    if pairs & 1 and frame[2] == _MAP:
+        pairs -= 1
+        del values[pairs:]
+        del headers[pairs:]
+    if not pairs:
+        return None, pos
+    return values, pos + sum(map(len, headers)) + sum(map(len, values)) + 4 * pairs
+
+
+def _run_length(header: bytes, max_bulk: int) -> int | None:
+    """The length in a ``$<n>`` header beyond the table, if valid and within `max_bulk`."""
+    if header[:1] != b"$":
+        return None
+    length = _strict_int(header[1:])
+    if length is None or length < 0 or length > max_bulk:
+        return None
+    return length
 
 
 def _line_too_long() -> str:
