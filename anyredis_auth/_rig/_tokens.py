@@ -73,3 +73,19 @@ class TokenMinter:
         signing_input = f"{header}.{payload}".encode("ascii")
         signature = b64url(hmac.new(self._key, signing_input, hashlib.sha256).digest())
         return f"{header}.{payload}.{signature}", exp
+
+    def verify(self, token: str, audience: str) -> dict[str, Any] | None:
+        """The claims of `token` if this rig signed it for `audience` and it has not expired."""
+        try:
+            header, payload, signature = token.split(".")
+            expected = hmac.new(
+                self._key, f"{header}.{payload}".encode("ascii"), hashlib.sha256
+            ).digest()
+            if not hmac.compare_digest(b64url_decode(signature), expected):
+                return None
+            claims: dict[str, Any] = json.loads(b64url_decode(payload))
+        except (ValueError, UnicodeError):
+            return None
+        if claims.get("aud") != audience or float(claims.get("exp", 0)) <= time.time():
+            return None
+        return claims
