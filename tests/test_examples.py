@@ -29,6 +29,7 @@ ENTRA_EXAMPLES = {
     "entra_managed_identity.py",
     "entra_developer_tools.py",
     "custom_token_credential.py",
+    "entra_default_credential.py",
 }
 
 

@@ -46,6 +46,12 @@ def test_entra_examples(
                "AZURE_CLIENT_SECRET": SECRET}  # fmt: skip
     out = run_example("entra_client_secret.py", server.url, *private, env=app_env)
     assert f"logged in as {app.oid}" in out
+    default_env = {**app_env, "AZURE_AUTHORITY_HOST": rig.authority}
+    out = run_example(
+        "entra_default_credential.py", server.url, "--ca-file", rig.ca_file,
+        "--backend", backend, env=default_env,
+    )  # fmt: skip
+    assert f"logged in as {app.oid}" in out
     out = run_example("custom_token_credential.py", server.url, *private, env=app_env)
     assert f"logged in as {app.oid}" in out and "asked 1 time(s)" in out
 
