@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
 import anyio
 import anyio.abc
@@ -50,7 +50,36 @@ class StreamingCredentialsProvider(Protocol):
         ...
 
 
-class StaticCredentialsProvider:
+_Provider = TypeVar("_Provider", bound="BroadcastProvider")
+
+
+class BroadcastProvider:
+    """A provider without a refresher: credentials published by hand to a `CredentialsBroadcast`.
+
+    The base of the static and the manual (test) providers: `subscribe` hands out the
+    broadcast's streams, ``async with`` has nothing to start or stop.
+    """
+
+    def __init__(self) -> None:
+        self._broadcast = CredentialsBroadcast()
+
+    def subscribe(self) -> MemoryObjectReceiveStream[Credentials | TokenRefreshError]:
+        """A new stream: the current credentials (if any), then every item published later."""
+        return self._broadcast.subscribe()
+
+    async def __aenter__(self: _Provider) -> _Provider:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+
+class StaticCredentialsProvider(BroadcastProvider):
     """Fixed credentials behind the provider protocol (``username`` may be ``None``).
 
     `run` has nothing to do: it reports itself started and returns at once. `start` exists so
@@ -58,8 +87,8 @@ class StaticCredentialsProvider:
     """
 
     def __init__(self, username: str | None, password: str) -> None:
+        super().__init__()
         self._credentials = Credentials(username, password)
-        self._broadcast = CredentialsBroadcast()
         self._broadcast.publish(self._credentials)
 
     def __repr__(self) -> str:
@@ -73,12 +102,8 @@ class StaticCredentialsProvider:
     def start(self, retry_config: RetryConfig | None = None) -> None:
         """Nothing to arm: static credentials never fail."""
 
-    def subscribe(self) -> MemoryObjectReceiveStream[Credentials | TokenRefreshError]:
-        """A new stream that yields the fixed credentials (nothing follows them)."""
-        return self._broadcast.subscribe()
-
     async def current_credentials(self) -> Credentials:
-        """The fixed credentials, at once."""
+        """The fixed credentials, at once (a subscription yields them and nothing after)."""
         return self._credentials
 
     async def run(
@@ -86,14 +111,3 @@ class StaticCredentialsProvider:
     ) -> None:
         """Nothing to run: reports itself started and returns."""
         task_status.started()
-
-    async def __aenter__(self) -> StaticCredentialsProvider:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        return None

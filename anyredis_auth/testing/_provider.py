@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from types import TracebackType
-
 import anyio
 import anyio.abc
-from anyio.streams.memory import MemoryObjectReceiveStream
 
-from .._auth._broadcast import CredentialsBroadcast
 from .._auth._config import RetryConfig
+from .._auth._providers import BroadcastProvider
 from .._credentials import Credentials
 from .._errors import TokenRefreshError
 
 __all__ = ["ManualCredentialsProvider"]
 
 
-class ManualCredentialsProvider:
+class ManualCredentialsProvider(BroadcastProvider):
     """A `StreamingCredentialsProvider` driven by the test, synchronously.
 
     ``provider.set_credentials(Credentials("alice", "s3cret"))`` delivers new credentials to every
@@ -27,7 +24,7 @@ class ManualCredentialsProvider:
     """
 
     def __init__(self, credentials: Credentials | None = None) -> None:
-        self._broadcast = CredentialsBroadcast()
+        super().__init__()
         self.runs = 0
         self.retry_config: RetryConfig | None = None
         if credentials is not None:
@@ -64,10 +61,6 @@ class ManualCredentialsProvider:
         """Records ``retry_config``; nothing else to arm."""
         self.retry_config = retry_config
 
-    def subscribe(self) -> MemoryObjectReceiveStream[Credentials | TokenRefreshError]:
-        """A new stream: the current credentials (if any), then every item set from now on."""
-        return self._broadcast.subscribe()
-
     async def current_credentials(self) -> Credentials:
         """The current credentials, waiting for the first; raises the error set before any."""
         return await self._broadcast.wait_current()
@@ -78,14 +71,3 @@ class ManualCredentialsProvider:
         """Counts the call in `runs`, reports itself started and returns."""
         self.runs += 1
         task_status.started()
-
-    async def __aenter__(self) -> ManualCredentialsProvider:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        return None
