@@ -15,7 +15,7 @@ import pytest
 from anyredis_auth import Client, ConnectionClosedError, Credentials, ResponseError
 from anyredis_auth._pubsub import Message, PubSub
 from anyredis_auth.testing import ManualCredentialsProvider
-from tests._expiring_tokens import ExpiringTokens
+from tests._expiring_tokens import ExpiringTokens, Identities
 from tests._proxy import FaultProxy
 from tests._servers import ServerProcess
 from tests._waiting import library_tasks, wait_until
@@ -34,22 +34,6 @@ async def resp2_proxy(resp2_server: ServerProcess) -> AsyncIterator[FaultProxy]:
         yield proxy
         proxy.resume()
         group.cancel_scope.cancel()
-
-
-class Users:
-    """ACL users created by hand (for ManualCredentialsProvider)."""
-
-    def __init__(self, server: ServerProcess) -> None:
-        self.server = server
-        self.prefix = f"ps-{secrets.token_hex(3)}"
-        self.count = 0
-
-    def new(self) -> Credentials:
-        username = f"{self.prefix}-{self.count}"
-        self.count += 1
-        password = secrets.token_urlsafe(12)
-        self.server.add_user(username, password)
-        return Credentials(username, password)
 
 
 def pubsub_users(server: ServerProcess, prefix: str) -> list[bytes]:
@@ -239,7 +223,7 @@ async def test_a_slow_consumer_gets_backpressure_not_loss(
 async def test_reconnect_after_a_drop_resubscribes_and_reports_a_gap(
     server: ServerProcess, key_prefix: str
 ) -> None:
-    users = Users(server)
+    users = Identities(server)
     provider = ManualCredentialsProvider(users.new())
     async with Client.open_with_credentials_provider(server.url, provider) as client:
         con = await client.get_multiplexed_async_connection()
@@ -263,12 +247,12 @@ async def test_reconnect_after_a_drop_resubscribes_and_reports_a_gap(
             assert pubsub_users(server, users.prefix) == [newer.username.encode()]  # type: ignore[union-attr]
 
 
-class LateUsers(ManualCredentialsProvider):
+class LateIdentities(ManualCredentialsProvider):
     """New credentials reach the subscriber before their ACL user exists, so its AUTH is
     refused; the user appears when the client asks for the current credentials (to connect)."""
 
     def __init__(self, server: ServerProcess) -> None:
-        self.users = Users(server)
+        self.users = Identities(server)
         super().__init__(self.users.new())
         self.pending: dict[str, str] = {}
 
@@ -289,7 +273,7 @@ class LateUsers(ManualCredentialsProvider):
 async def test_refused_reauth_cuts_over_without_loss_or_duplicate(
     server: ServerProcess, key_prefix: str
 ) -> None:
-    provider = LateUsers(server)
+    provider = LateIdentities(server)
     channel = key_prefix + "seq"
     received: list[int] = []
     gaps: list[Message] = []
@@ -336,7 +320,7 @@ async def test_refused_reauth_cuts_over_without_loss_or_duplicate(
 async def test_drop_or_shutdown_during_a_cutover(
     server: ServerProcess, proxy: FaultProxy, key_prefix: str, action: str
 ) -> None:
-    provider = LateUsers(server)
+    provider = LateIdentities(server)
     with anyio.fail_after(5):
         client = Client.open_with_credentials_provider(proxy.url, provider)
         async with client, client.pubsub() as pubsub:
@@ -362,7 +346,7 @@ async def test_drop_or_shutdown_during_a_cutover(
 async def test_refused_switchover_on_resp2_reconnects_with_a_gap(
     resp2_server: ServerProcess, key_prefix: str
 ) -> None:
-    provider = LateUsers(resp2_server)
+    provider = LateIdentities(resp2_server)
     client = Client.open_with_credentials_provider(resp2_server.url, provider, protocol=2)
     async with client, client.pubsub() as pubsub:
         await pubsub.subscribe(key_prefix + "c")
@@ -378,7 +362,7 @@ async def test_refused_switchover_on_resp2_reconnects_with_a_gap(
 
 
 async def stalled_switchover(
-    proxy: FaultProxy, provider: ManualCredentialsProvider, users: Users, pubsub: PubSub
+    proxy: FaultProxy, provider: ManualCredentialsProvider, users: Identities, pubsub: PubSub
 ) -> Credentials:
     """Send new credentials while the proxy holds replies back: a switch-over is in flight."""
     proxy.stalled = True
@@ -392,7 +376,7 @@ async def stalled_switchover(
 async def test_drop_during_a_switchover(
     resp2_server: ServerProcess, resp2_proxy: FaultProxy, key_prefix: str
 ) -> None:
-    users = Users(resp2_server)
+    users = Identities(resp2_server)
     provider = ManualCredentialsProvider(users.new())
     client = Client.open_with_credentials_provider(resp2_proxy.url, provider)
     async with client, client.pubsub() as pubsub:
@@ -412,7 +396,7 @@ async def test_drop_during_a_switchover(
 async def test_unsubscribe_during_a_switchover(
     resp2_server: ServerProcess, resp2_proxy: FaultProxy, key_prefix: str
 ) -> None:
-    users = Users(resp2_server)
+    users = Identities(resp2_server)
     provider = ManualCredentialsProvider(users.new())
     async with Client.open_with_credentials_provider(
         resp2_proxy.url, provider, protocol=2
@@ -441,7 +425,7 @@ async def test_unsubscribe_during_a_switchover(
 async def test_shutdown_during_a_switchover_or_a_reconnect(
     resp2_server: ServerProcess, resp2_proxy: FaultProxy, key_prefix: str, while_: str
 ) -> None:
-    users = Users(resp2_server)
+    users = Identities(resp2_server)
     provider = ManualCredentialsProvider(users.new())
     ended = anyio.Event()
     with anyio.fail_after(5):

@@ -3,39 +3,18 @@
 from __future__ import annotations
 
 import os
-import secrets
 
 import anyio
 import pytest
 
 from anyredis_auth import Client, Credentials, StaticCredentialsProvider, TokenRefreshError
 from anyredis_auth.testing import ManualCredentialsProvider
+from tests._expiring_tokens import Identities
 from tests._proxy import FaultProxy
 from tests._servers import ServerProcess
 from tests._waiting import library_tasks, wait_until
 
 pytestmark = pytest.mark.anyio
-
-
-class Identities:
-    """ACL users that come and go, as Azure's token identities do."""
-
-    def __init__(self, server: ServerProcess) -> None:
-        self.server = server
-        self.prefix = f"id-{secrets.token_hex(3)}"
-        self.count = 0
-
-    def new(self) -> Credentials:
-        username = f"{self.prefix}-{self.count}"
-        password = secrets.token_urlsafe(16)
-        self.count += 1
-        self.server.add_user(username, password)
-        return Credentials(username, password)
-
-    def expire(self, credentials: Credentials) -> None:
-        """Azure closes connections whose token expired: deleting the user does the same here."""
-        assert credentials.username is not None
-        self.server.delete_user(credentials.username)
 
 
 async def test_rotation_under_load_fails_no_command(server: ServerProcess, key_prefix: str) -> None:

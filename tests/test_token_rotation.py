@@ -7,8 +7,6 @@ deleted, and the server then drops every connection still logged in with it (wha
 from __future__ import annotations
 
 import logging
-import secrets
-import time
 
 import anyio
 import pytest
@@ -16,11 +14,8 @@ import pytest
 from anyredis_auth import (
     AccessToken,
     Client,
-    Credentials,
-    RetryConfig,
-    TokenCredentialsProvider,
-    TokenRefreshConfig,
 )
+from tests._expiring_tokens import ExpiringTokens
 from tests._servers import ServerProcess
 
 pytestmark = pytest.mark.anyio
@@ -28,57 +23,15 @@ pytestmark = pytest.mark.anyio
 LIFETIME = 1.6
 
 
-class ShortLivedTokens(TokenCredentialsProvider):
-    """Issues a token (and its ACL user) per request; `outage` makes requests fail."""
-
-    def __init__(self, server: ServerProcess) -> None:
-        super().__init__(
-            TokenRefreshConfig(
-                refresh_before_expiry=0.6,
-                min_refresh_interval=0.2,
-                request_timeout=2.0,
-                retry_config=RetryConfig(initial_delay=0.05, max_delay=0.2),
-            )
-        )
-        self.server = server
-        self.prefix = f"tok-{secrets.token_hex(3)}"
-        self.issued: list[tuple[str, float]] = []  # (username, expires_on)
-        self.users: dict[str, str] = {}
-        self.outage = False
-        self.requests = 0
-
-    async def _fetch_token(self) -> AccessToken:
-        self.requests += 1
-        await anyio.sleep(0.01)
-        if self.outage:
-            raise ConnectionError("identity provider unreachable")
-        username = f"{self.prefix}-{len(self.issued)}"
-        token = secrets.token_urlsafe(24)
-        self.server.add_user(username, token)
-        expires = time.time() + LIFETIME
-        self.issued.append((username, expires))
-        self.users[token] = username
-        return AccessToken(token=token, expires_on=expires, refresh_on=None)
-
-    def _credentials_for(self, token: AccessToken) -> Credentials:
-        return Credentials(self.users[token.token], token.token)
-
-    async def expire_tokens(self) -> None:
-        """Delete each token's user when it expires, as the server-side expiry rule."""
-        deleted: set[str] = set()
-        while True:
-            now = time.time()
-            for username, expires in list(self.issued):
-                if expires <= now and username not in deleted:
-                    self.server.delete_user(username)
-                    deleted.add(username)
-            await anyio.sleep(0.05)
+def short_lived_tokens(server: ServerProcess) -> ExpiringTokens:
+    """Tokens of LIFETIME seconds, each its own ACL user (deleted by `expire_tokens`)."""
+    return ExpiringTokens(server, LIFETIME, refresh_before_expiry=0.6)
 
 
 async def test_connections_outlive_many_token_lifetimes(
     server: ServerProcess, key_prefix: str
 ) -> None:
-    provider = ShortLivedTokens(server)
+    provider = short_lived_tokens(server)
     errors: list[BaseException] = []
     ops = 0
     async with anyio.create_task_group() as rig:
@@ -127,7 +80,7 @@ async def test_connections_outlive_many_token_lifetimes(
 
 
 async def test_identity_provider_outage_then_recovery(server: ServerProcess) -> None:
-    provider = ShortLivedTokens(server)
+    provider = short_lived_tokens(server)
     async with Client.open_with_credentials_provider(server.url, provider) as client:
         con = await client.get_multiplexed_async_connection()
         provider.outage = True
@@ -143,7 +96,7 @@ async def test_identity_provider_outage_then_recovery(server: ServerProcess) -> 
 
 
 async def test_leaving_the_client_stops_a_refresh_in_flight(server: ServerProcess) -> None:
-    class HangingTokens(ShortLivedTokens):
+    class HangingTokens(ExpiringTokens):
         hang = False
 
         async def _fetch_token(self) -> AccessToken:
@@ -151,7 +104,7 @@ async def test_leaving_the_client_stops_a_refresh_in_flight(server: ServerProces
                 await anyio.sleep_forever()
             return await super()._fetch_token()
 
-    provider = HangingTokens(server)
+    provider = HangingTokens(server, LIFETIME, refresh_before_expiry=0.6)
     with anyio.fail_after(3):
         async with Client.open_with_credentials_provider(server.url, provider) as client:
             con = await client.get_multiplexed_async_connection()
@@ -165,7 +118,7 @@ async def test_no_token_reaches_logs_reprs_or_stats(
     server: ServerProcess, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="anyredis_auth")
-    provider = ShortLivedTokens(server)
+    provider = short_lived_tokens(server)
     texts: list[str] = []
     async with Client.open_with_credentials_provider(server.url, provider) as client:
         con = await client.get_multiplexed_async_connection()
