@@ -16,7 +16,8 @@ from ._auth import (
 )
 from ._client import Client
 from ._commands import Script
-from ._connection import ConnectionStats, MultiplexedConnection
+from ._connection._multiplexed import ConnectionStats, MultiplexedConnection
+from ._connection._pipeline import Pipeline
 from ._credentials import Credentials
 from ._entra import (
     ClientCertificate,
@@ -36,7 +37,6 @@ from ._errors import (
     TokenRefreshError,
 )
 from ._options import ConnectionOptions
-from ._pipeline import Pipeline
 from ._pubsub import Message, PubSub, PubSubStats
 from ._version import __version__
 

@@ -9,12 +9,12 @@ from typing import Any
 import anyio
 import anyio.abc
 
-from ._blocking import MAX_SEGMENT, SegmentedBlocking, plan_blocking
-from ._connection import MultiplexedConnection
+from ._connection._blocking import MAX_SEGMENT, SegmentedBlocking, plan_blocking
+from ._connection._connector import check_handshake, handshake_commands, open_stream
+from ._connection._link import Link
+from ._connection._multiplexed import MultiplexedConnection
 from ._credentials import Credentials
 from ._errors import ConnectionClosedError, RedisTimeoutError, ResponseError
-from ._handshake import check_handshake, handshake_commands, open_stream
-from ._link import Link
 from ._options import ConnectionOptions, options_from_url, seconds
 from ._pubsub import DEFAULT_BUFFER, PubSub
 from .protocol import CommandArg, Parser

@@ -27,7 +27,7 @@ from pathlib import Path
 import anyio
 
 from anyredis_auth import Client
-from anyredis_auth._local_server import ServerProcess, find_binary
+from anyredis_auth.testing.servers import ServerProcess, find_binary
 
 VALUE = b"v" * 16
 ROOT = Path(__file__).resolve().parent.parent

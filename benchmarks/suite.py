@@ -47,9 +47,9 @@ from typing import Any
 import anyio
 
 from anyredis_auth import Client
-from anyredis_auth._cli._local_tokens import LocalTokenIssuer
-from anyredis_auth._local_server import ServerProcess, find_binary
 from anyredis_auth.protocol import NEED_DATA, Parser
+from anyredis_auth.testing.servers import ServerProcess, find_binary
+from anyredis_auth.testing.tokens import LocalTokenIssuer
 
 from ._clients import PEERS, Ops, missing_peers, open_client
 

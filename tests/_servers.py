@@ -3,8 +3,8 @@
 Every ACL password a test hands out is registered for the suite-wide secrets scan.
 """
 
-from anyredis_auth._local_server import KINDS, TLSFiles, admin_command, find_binary
-from anyredis_auth._local_server import ServerProcess as _ServerProcess
+from anyredis_auth.testing.servers import KINDS, TLSFiles, admin_command, find_binary
+from anyredis_auth.testing.servers import ServerProcess as _ServerProcess
 from tests import _secrets
 
 

@@ -15,9 +15,9 @@ from .._client import Client
 from .._credentials import Credentials
 from .._entra import jwt_claims
 from .._errors import RedisError, ResponseError
-from .._local_server import ServerProcess, find_binary
+from ..testing.servers import ServerProcess, find_binary
+from ..testing.tokens import LocalTokenIssuer
 from ._flows import provider_from_args
-from ._local_tokens import LocalTokenIssuer
 
 __all__ = ["format_reply", "run_demo", "run_exec", "run_ping", "run_token"]
 

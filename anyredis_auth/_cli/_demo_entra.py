@@ -16,7 +16,7 @@ import anyio
 from .._auth import TokenRefreshConfig
 from .._credentials import Credentials
 from .._entra import EntraIdCredentialsProvider, jwt_claims
-from .._local_server import ServerProcess
+from ..testing.servers import ServerProcess
 
 __all__ = ["EntraRigIdentity"]
 
@@ -24,7 +24,7 @@ __all__ = ["EntraRigIdentity"]
 class EntraRigIdentity:
     def __init__(self, server: ServerProcess, lifetime: float) -> None:
         try:
-            from .._rig import IdentityRig
+            from ..testing.entra import IdentityRig
         except ImportError as exc:  # trustme is a test tool
             raise RuntimeError(
                 "the Entra ID demo needs the dev tools: pip install 'anyredis-auth[dev]'"

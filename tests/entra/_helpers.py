@@ -6,7 +6,7 @@ import anyio
 
 from anyredis_auth import Client
 from anyredis_auth._entra import EntraIdCredentialsProvider, oid_from_token
-from anyredis_auth._rig import IdentityRig
+from anyredis_auth.testing.entra import IdentityRig
 from tests._servers import ServerProcess
 from tests._waiting import wait_until
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from anyredis_auth import RetryConfig, TokenRefreshConfig
-from anyredis_auth._rig import IdentityRig
+from anyredis_auth.testing.entra import IdentityRig
 from tests._servers import ServerProcess
 
 # Short-lived tokens rotate quickly: with a 2 s lifetime the refresher asks again after 1 s.

@@ -11,7 +11,7 @@ import pytest
 
 from anyredis_auth import AuthenticationError, Client, StaticCredentialsProvider
 from anyredis_auth._entra import EntraIdCredentialsProvider
-from anyredis_auth._rig import IdentityRig
+from anyredis_auth.testing.entra import IdentityRig
 from tests._azure_front import AzureFront
 from tests._servers import ServerProcess
 from tests.entra.conftest import FAST, secret

@@ -10,7 +10,7 @@ import pytest
 
 from anyredis_auth import TokenRefreshError
 from anyredis_auth._entra import ClientCertificate, EntraIdCredentialsProvider
-from anyredis_auth._rig import IdentityRig, make_client_certificate
+from anyredis_auth.testing.entra import IdentityRig, make_client_certificate
 from tests._servers import ServerProcess
 from tests.entra._helpers import connect_and_rotate
 from tests.entra.conftest import FAST, SHORT_LIFETIME, secret

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from anyredis_auth._rig import IdentityRig, make_client_certificate
+from anyredis_auth.testing.entra import IdentityRig, make_client_certificate
 from tests import _secrets
 from tests._servers import ServerProcess
 from tests.entra.conftest import secret

@@ -10,7 +10,7 @@ import pytest
 
 from anyredis_auth import Credentials, TokenRefreshError
 from anyredis_auth._entra import EntraIdCredentialsProvider
-from anyredis_auth._rig import IdentityRig
+from anyredis_auth.testing.entra import IdentityRig
 from tests._servers import ServerProcess
 from tests._waiting import wait_until
 from tests.entra._helpers import connect_and_rotate

@@ -15,7 +15,7 @@ import pytest
 from azure.core.credentials import AccessToken, AccessTokenInfo
 
 from anyredis_auth._entra import EntraIdCredentialsProvider
-from anyredis_auth._rig import IdentityRig
+from anyredis_auth.testing.entra import IdentityRig
 from tests._servers import ServerProcess
 from tests.entra._helpers import connect_and_rotate
 from tests.entra.conftest import FAST, SHORT_LIFETIME, secret

@@ -13,7 +13,7 @@ from anyredis_auth._entra import (
     ManagedIdentityCredentialOptions,
     UserAssignedId,
 )
-from anyredis_auth._rig import IdentityRig
+from anyredis_auth.testing.entra import IdentityRig
 from tests._servers import ServerProcess
 from tests.entra._helpers import connect_and_rotate
 from tests.entra.conftest import FAST, SHORT_LIFETIME

@@ -15,7 +15,7 @@ from azure.core.credentials import AccessTokenInfo
 from anyredis_auth import AuthenticationError, RetryConfig, TokenRefreshConfig, TokenRefreshError
 from anyredis_auth._entra import EntraIdCredentialsProvider
 from anyredis_auth._entra._transport import HttpxTransport
-from anyredis_auth._rig import IdentityRig
+from anyredis_auth.testing.entra import IdentityRig
 from tests._waiting import wait_until
 from tests.entra.conftest import FAST, secret
 

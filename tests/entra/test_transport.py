@@ -16,7 +16,7 @@ from azure.core.pipeline.transport import HttpRequest as LegacyHttpRequest
 from azure.core.rest import HttpRequest
 
 from anyredis_auth._entra._transport import HttpxTransport
-from anyredis_auth._rig import IdentityRig
+from anyredis_auth.testing.entra import IdentityRig
 
 pytestmark = pytest.mark.anyio
 

@@ -9,25 +9,25 @@ import anyio
 import anyio.abc
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from ._commands import Commands
-from ._credentials import Credentials
-from ._errors import (
+from .._commands import Commands
+from .._credentials import Credentials
+from .._errors import (
     AuthenticationError,
     ConnectionClosedError,
     RedisConnectionError,
     RedisTimeoutError,
     ResponseError,
 )
+from ..protocol import Push, encode_command
+from ..protocol._routing import BLOCKING, classify, command_name
 from ._pipeline import Pipeline
-from ._reauth import ConnectionStats, CredentialsFollower
-from ._routing import BLOCKING, classify, command_name
+from ._session import ConnectionStats, CredentialsFollower
 from ._waiters import Waiter
-from .protocol import Push, encode_command
 
 if TYPE_CHECKING:
-    from ._client import Client
+    from .._client import Client
+    from .._options import ConnectionOptions
     from ._link import Link
-    from ._options import ConnectionOptions
 
 __all__ = ["ConnectionStats", "MultiplexedConnection"]
 

@@ -66,8 +66,11 @@ import anyio
 import anyio.abc
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from ._credentials import Credentials
-from ._errors import (
+from .._connection._connector import auth_command
+from .._connection._link import EventSlot
+from .._connection._session import ConnectionStats, CredentialsFollower
+from .._credentials import Credentials
+from .._errors import (
     ConnectionClosedError,
     ProtocolError,
     RedisConnectionError,
@@ -76,15 +79,12 @@ from ._errors import (
     ResponseError,
     TokenRefreshError,
 )
-from ._handshake import auth_command
-from ._link import EventSlot
-from ._reauth import ConnectionStats, CredentialsFollower
-from .protocol import CommandArg, encode_command
+from ..protocol import CommandArg, encode_command
 
 if TYPE_CHECKING:
-    from ._client import Client
-    from ._link import Link
-    from ._options import ConnectionOptions
+    from .._client import Client
+    from .._connection._link import Link
+    from .._options import ConnectionOptions
 
 __all__ = ["DEFAULT_BUFFER", "Message", "PubSub", "PubSubStats"]
 

@@ -25,10 +25,10 @@ from collections.abc import Awaitable, Callable, Sequence
 import anyio
 import anyio.abc
 
-from ._credentials import Credentials
-from ._errors import ConnectionClosedError, ProtocolError, RedisConnectionError
+from .._credentials import Credentials
+from .._errors import ConnectionClosedError, ProtocolError, RedisConnectionError
+from ..protocol import NEED_DATA, Parser, Push, encode_command
 from ._waiters import Waiter, fresh_copy, waiter_factory
-from .protocol import NEED_DATA, Parser, Push, encode_command
 
 __all__ = ["EventSlot", "Link"]
 

@@ -17,19 +17,19 @@ import anyio
 import anyio.abc
 from anyio.streams.memory import MemoryObjectReceiveStream
 
-from ._credentials import Credentials
-from ._errors import (
+from .._credentials import Credentials
+from .._errors import (
     ProtocolError,
     RedisConnectionError,
     RedisTimeoutError,
     ResponseError,
     TokenRefreshError,
 )
-from ._handshake import auth_command, safe_server_message
+from ._connector import auth_command, safe_server_message
 
 if TYPE_CHECKING:
+    from .._options import ConnectionOptions
     from ._link import Link
-    from ._options import ConnectionOptions
 
 __all__ = ["ConnectionStats", "CredentialsFollower"]
 

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .protocol import NEED_DATA, Parser, ResponseError, encode_command
+from ..protocol import NEED_DATA, Parser, ResponseError, encode_command
 
 __all__ = ["KINDS", "ServerProcess", "TLSFiles", "admin_command", "find_binary", "free_port"]
 

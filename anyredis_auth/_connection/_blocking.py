@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from ._credentials import Credentials
-from ._errors import ResponseError, TokenRefreshError
-from ._handshake import auth_command, safe_server_message
-from ._routing import command_name
-from .protocol import CommandArg, encode_command
+from .._credentials import Credentials
+from .._errors import ResponseError, TokenRefreshError
+from ..protocol import CommandArg, encode_command
+from ..protocol._routing import command_name
+from ._connector import auth_command, safe_server_message
 
 if TYPE_CHECKING:
-    from ._client import Client
+    from .._client import Client
     from ._link import Link
 
 __all__ = ["BlockingPlan", "SegmentedBlocking", "plan_blocking"]

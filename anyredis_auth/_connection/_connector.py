@@ -10,10 +10,10 @@ from __future__ import annotations
 import anyio
 import anyio.abc
 
-from ._credentials import Credentials
-from ._errors import AuthenticationError, RedisConnectionError, RedisError, ResponseError
-from ._options import ConnectionOptions
-from ._version import __version__
+from .._credentials import Credentials
+from .._errors import AuthenticationError, RedisConnectionError, RedisError, ResponseError
+from .._options import ConnectionOptions
+from .._version import __version__
 
 __all__ = [
     "auth_command",

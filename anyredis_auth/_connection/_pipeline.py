@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._errors import ExecAbortError, ResponseError
-from ._routing import BLOCKING, classify, command_name
-from .protocol import encode_command
+from .._errors import ExecAbortError, ResponseError
+from ..protocol import encode_command
+from ..protocol._routing import BLOCKING, classify, command_name
 
 if TYPE_CHECKING:
     from types import TracebackType
 
-    from ._connection import MultiplexedConnection
+    from ._multiplexed import MultiplexedConnection
 
 __all__ = ["Pipeline"]
 

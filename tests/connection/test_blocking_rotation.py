@@ -10,7 +10,7 @@ import anyio
 import pytest
 
 from anyredis_auth import Client, Credentials
-from anyredis_auth._blocking import plan_blocking
+from anyredis_auth._connection._blocking import plan_blocking
 from anyredis_auth.testing import ManualCredentialsProvider
 from tests._expiring_tokens import ExpiringTokens
 from tests._servers import ServerProcess

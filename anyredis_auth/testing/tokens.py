@@ -15,7 +15,7 @@ import anyio
 
 from .._auth import AccessToken, TokenCredentialsProvider, TokenRefreshConfig
 from .._credentials import Credentials
-from .._local_server import ServerProcess
+from .servers import ServerProcess
 
 __all__ = ["LocalTokenIssuer"]
 

@@ -1,0 +1,1 @@
+"""The connection room: opening authenticated sessions and the holders that share them."""
