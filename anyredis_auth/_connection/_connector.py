@@ -1,34 +1,48 @@
-"""Opening a link: the byte stream (TCP, TLS, Unix) and the handshake that sets the session up.
+"""`Connector`: everything needed to open an authenticated session, and nothing about who holds it.
 
-RESP3: ``HELLO 3 AUTH user pass SETNAME name`` in one round trip; RESP2: ``AUTH``, ``CLIENT
-SETNAME``. Then ``SELECT`` and ``CLIENT SETINFO`` (whose errors on servers that predate it are
-ignored). Everything is written at once, so a handshake costs one round trip.
+A connector is handed to whoever holds sessions (a shared connection, a subscriber, the pool of
+dedicated connections, later a cluster node). It holds:
+
+- the stream factory, the one seam of the connection room: TCP, TLS or a Unix socket from the
+  options by default; a node address in a cluster; an in-memory stream pair in tests;
+- the parser settings;
+- the handshake (`anyredis_auth.protocol._handshake`), written in one round trip and checked;
+- the RESP3 probe of pub/sub sessions: the first one tries ``HELLO 3`` and, when the server does
+  not know HELLO, sets up RESP2 on the same socket; the connector remembers the answer.
+
+`open` never returns a half-set-up link and raises only typed errors (`RedisError` subclasses):
+whatever goes wrong on the way (refused, reset, a TLS peer that hangs up mid-handshake, an error
+reply to ``SELECT``) closes what was opened.
 """
 
 from __future__ import annotations
+
+import ssl
+from collections.abc import Awaitable, Callable
 
 import anyio
 import anyio.abc
 
 from .._credentials import Credentials
-from .._errors import AuthenticationError, RedisConnectionError, RedisError, ResponseError
+from .._errors import RedisConnectionError, RedisTimeoutError
 from .._options import ConnectionOptions
 from .._version import __version__
+from ..protocol import Parser
+from ..protocol._handshake import Handshake, is_unknown_command
+from ._link import STREAM_ERRORS, Link
 
-__all__ = [
-    "auth_command",
-    "check_handshake",
-    "handshake_commands",
-    "open_stream",
-    "safe_server_message",
-]
+__all__ = ["Connector", "StreamFactory", "open_stream"]
 
-Command = list[bytes | str | int | float]
-_AUTH_ERRORS = ("WRONGPASS", "NOAUTH", "NOPERM", "INVALIDPASSWORD")
+#: Opens one byte stream to the server (the connection room's seam).
+StreamFactory = Callable[[], Awaitable[anyio.abc.ByteStream]]
+
+#: What opening a stream may raise besides OSError: a TLS peer that hangs up mid-handshake
+#: surfaces as anyio's EndOfStream or BrokenResourceError, a bad certificate as an SSLError.
+_OPEN_ERRORS = (*STREAM_ERRORS, ssl.SSLError)
 
 
 async def open_stream(options: ConnectionOptions) -> anyio.abc.ByteStream:
-    """Connect to the server named by `options`; errors become `RedisConnectionError`."""
+    """Connect to the server named by `options`; every failure is a `RedisConnectionError`."""
     try:
         if options.unix_path is not None:
             return await anyio.connect_unix(options.unix_path)
@@ -41,79 +55,105 @@ async def open_stream(options: ConnectionOptions) -> anyio.abc.ByteStream:
                 tls_standard_compatible=False,
             )
         return await anyio.connect_tcp(options.host, options.port)
-    except OSError as exc:
-        reason = exc.strerror or str(exc) or type(exc).__name__
-        raise RedisConnectionError(f"could not connect to {options.address}: {reason}") from exc
+    except _OPEN_ERRORS as exc:
+        raise RedisConnectionError(
+            f"could not connect to {options.address}: {_reason(exc)}"
+        ) from exc
 
 
-def safe_server_message(reply: ResponseError) -> str:
-    """The server's error text without the arguments it may echo back.
-
-    Redis answers an unknown command with "ERR unknown command 'HELLO', with args beginning
-    with: '3' 'AUTH' '<user>' '<token>'": the echo would put a token into our messages.
-    """
-    message = reply.message
-    for marker in (", with args beginning with", " with args beginning with"):
-        if marker in message:
-            return message.split(marker, 1)[0]
-    return message
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, anyio.EndOfStream | anyio.BrokenResourceError):
+        return "the peer closed the connection during the TLS handshake"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS failed ({exc.reason or exc})"
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc) or type(exc).__name__
+    return str(exc) or type(exc).__name__
 
 
-def auth_command(credentials: Credentials) -> Command:
-    """The AUTH command for `credentials` (its bytes hold the secret: never log them)."""
-    if credentials.username:
-        return ["AUTH", credentials.username, credentials.password]
-    return ["AUTH", credentials.password]
+class Connector:
+    """Opens authenticated links to one server (see the module documentation)."""
 
+    def __init__(
+        self, options: ConnectionOptions, stream_factory: StreamFactory | None = None
+    ) -> None:
+        self.options = options
+        self.address = options.address
+        self._open_stream: StreamFactory = stream_factory or (lambda: open_stream(options))
+        #: Whether the server speaks RESP3 to pub/sub links (None: not tried yet).
+        self.pubsub_resp3: bool | None = None
 
-def handshake_commands(
-    options: ConnectionOptions, credentials: Credentials | None, protocol: int | None = None
-) -> list[Command]:
-    """The commands that set up a fresh connection, in the order they are written."""
-    protocol = options.protocol if protocol is None else protocol
-    commands: list[Command] = []
-    if protocol == 3:
-        hello: Command = ["HELLO", 3]
-        if credentials is not None:
-            hello += ["AUTH", credentials.username or "default", credentials.password]
-        if options.client_name:
-            hello += ["SETNAME", options.client_name]
-        commands.append(hello)
-    else:
-        if credentials is not None:
-            commands.append(auth_command(credentials))
-        if options.client_name:
-            commands.append(["CLIENT", "SETNAME", options.client_name])
-    if options.db:
-        commands.append(["SELECT", options.db])
-    commands.append(["CLIENT", "SETINFO", "LIB-NAME", options.lib_name])
-    commands.append(["CLIENT", "SETINFO", "LIB-VER", __version__])
-    return commands
+    def __repr__(self) -> str:
+        return f"<Connector {self.address}>"
 
+    def handshake(self, protocol: int) -> Handshake:
+        options = self.options
+        return Handshake(
+            address=options.address,
+            protocol=protocol,
+            client_name=options.client_name,
+            db=options.db,
+            lib_name=options.lib_name,
+            lib_version=__version__,
+        )
 
-def check_handshake(
-    options: ConnectionOptions,
-    credentials: Credentials | None,
-    replies: list[object],
-    protocol: int | None = None,
-) -> None:
-    """Raise the typed error the handshake replies call for (SETINFO errors are ignored)."""
-    protocol = options.protocol if protocol is None else protocol
-    setup_count = len(replies) - 2  # the last two are CLIENT SETINFO
-    for index, reply in enumerate(replies[:setup_count]):
-        if not isinstance(reply, ResponseError):
-            continue
-        plain_auth = protocol == 2 and credentials is not None and index == 0
-        if plain_auth or reply.code in _AUTH_ERRORS:
-            who = (credentials.username if credentials else None) or "default"
-            raise AuthenticationError(
-                f"the server at {options.address} refused the credentials of user {who!r}: "
-                f"{safe_server_message(reply)}"
-            )
-        message = safe_server_message(reply)
-        if protocol == 3 and index == 0 and "unknown command" in message.lower():
-            raise RedisError(
-                f"the server at {options.address} does not know HELLO ({message}); "
-                "use protocol=2 for servers older than Redis 6"
-            )
-        raise ResponseError(f"connection setup failed at {options.address}: {message}")
+    def parser(self, protocol: int) -> Parser:
+        options = self.options
+        return Parser(
+            protocol=protocol,
+            backend=options.parser,
+            encoding=options.encoding if options.decode_responses else None,
+            errors="surrogateescape",
+        )
+
+    async def open(
+        self,
+        group: anyio.abc.TaskGroup,
+        credentials: Credentials | None,
+        *,
+        pubsub: bool = False,
+    ) -> Link:
+        """Connect, run the link's tasks in `group` and log in with `credentials`.
+
+        A pub/sub link speaks RESP3 whenever the server does (whatever ``options.protocol``
+        says). Raises `RedisConnectionError`, `RedisTimeoutError`, `AuthenticationError` or
+        another `RedisError` (an error reply during setup); the link is closed then.
+        """
+        options = self.options
+        timeout = options.connect_timeout
+        with anyio.move_on_after(timeout) as scope:
+            stream = await self._open_stream()
+        if scope.cancelled_caught:
+            raise RedisTimeoutError(f"connecting to {self.address} took over {timeout:g} s")
+        protocol = options.protocol
+        if pubsub:
+            protocol = 2 if self.pubsub_resp3 is False else 3
+        link = Link(stream, self.parser(protocol), self.address, pubsub=pubsub)
+        try:
+            try:
+                await group.start(link.run)
+            except BaseException:
+                # The link's task never ran, so nobody else closes the stream.
+                with anyio.CancelScope(shield=True), anyio.move_on_after(1.0):
+                    await stream.aclose()
+                raise
+            with anyio.move_on_after(timeout) as scope:
+                handshake = self.handshake(protocol)
+                replies = await link.request_many(handshake.commands(credentials))
+                if pubsub and protocol == 3:
+                    self.pubsub_resp3 = not is_unknown_command(replies[0])
+                    if not self.pubsub_resp3:
+                        protocol = 2
+                        handshake = self.handshake(protocol)
+                        replies = await link.request_many(handshake.commands(credentials))
+            if scope.cancelled_caught:
+                raise RedisTimeoutError(
+                    f"the handshake with {self.address} took over {timeout:g} s"
+                )
+            handshake.check(credentials, replies)
+            link.credentials = credentials
+            link.protocol = protocol
+        except BaseException:
+            link.close()  # its task closes the stream
+            raise
+        return link

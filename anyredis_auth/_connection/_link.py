@@ -1,17 +1,12 @@
-"""One socket session: a writer task, a reader task and the FIFO of reply slots between them.
+"""One socket: a writer task, a reader task and the FIFO of reply slots between them.
 
 Many tasks share a link. `submit` is synchronous: appending the slot to the FIFO and the bytes to
 the send buffer happens with no await in between, so the order of replies matches the order of
 slots without a lock. The writer sends everything queued since its last send in one write; the
-reader feeds the parser and completes slots in order. RESP3 push messages never enter the FIFO:
-they go to `push_handler`.
-
-A pub/sub link (``pubsub=True``) runs another reader: pushes, and on RESP2 the arrays whose first
-element names a pub/sub event (``message``, ``subscribe``, ...), go to the async `event_handler`,
-which may wait (backpressure from a slow subscriber); everything else fills the FIFO. A command
-answered by such events (SUBSCRIBE and friends) holds an `EventSlot` in the FIFO: each confirmation
-counts it down, and an error reply in its place (NOPERM...) goes to it, not to the next command.
-The normal reader keeps its hot path free of those checks.
+reader feeds the parser and hands each reply to the sans-IO `ReplyQueue`, which fills the slot
+it belongs to (see `anyredis_auth.protocol._slots`). On a pub/sub link (``pubsub=True``) the
+queue returns pub/sub events, and the reader awaits the async `event_handler` for each: a slow
+subscriber slows its own socket (backpressure), nothing else.
 
 A link never raises into the task group that runs it: a dead socket, a protocol error or a
 cancellation fails every pending slot with a typed error and ends the link's tasks.
@@ -19,7 +14,6 @@ cancellation fails every pending slot with a typed error and ends the link's tas
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 
 import anyio
@@ -27,52 +21,16 @@ import anyio.abc
 
 from .._credentials import Credentials
 from .._errors import ConnectionClosedError, ProtocolError, RedisConnectionError
-from ..protocol import NEED_DATA, Parser, Push, encode_command
+from ..protocol import NEED_DATA, CommandArg, Parser, Push, encode_command
+from ..protocol._slots import EventSlot, ReplyQueue
 from ._waiters import Waiter, fresh_copy, waiter_factory
 
-__all__ = ["EventSlot", "Link"]
+__all__ = ["STREAM_ERRORS", "Link"]
 
 _RECEIVE_SIZE = 65536
-_CONFIRMATIONS = ("subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ssubscribe",
-                  "sunsubscribe")  # fmt: skip
-#: First elements of the events that confirm a subscribe-family command, one per argument.
-CONFIRMATION_NAMES = frozenset(name for text in _CONFIRMATIONS for name in (text, text.encode()))
-#: First elements of RESP2 arrays that are pub/sub events on a pub/sub link (not replies).
-PUBSUB_EVENT_NAMES = CONFIRMATION_NAMES | frozenset(
-    name for text in ("message", "pmessage", "smessage") for name in (text, text.encode())
-)
 
-
-class EventSlot:
-    """A pub/sub link's FIFO entry for a subscribe-family command.
-
-    The server answers such a command with one confirmation event per argument, or, when it
-    refuses the command (NOPERM, wrong arguments...), with one ordinary error reply in its place:
-    that reply goes to `on_reply` instead of shifting every later reply by one.
-    """
-
-    __slots__ = ("on_reply", "remaining")
-
-    def __init__(self, remaining: int, on_reply: Callable[[object], None]) -> None:
-        self.remaining = remaining
-        self.on_reply = on_reply
-
-    def set(self, reply: object) -> None:
-        self.on_reply(reply)
-
-    def fail(self, error: BaseException) -> None:
-        """The link closed first: a reconnect resubscribes, nothing to report here."""
-
-    @property
-    def done(self) -> bool:
-        return self.remaining <= 0
-
-    async def wait(self) -> object:  # pragma: no cover - nobody waits on an event slot
-        raise NotImplementedError
-
-
-#: Errors of the byte stream that mean "this socket is gone".
-_STREAM_ERRORS = (
+#: Errors of a byte stream that mean "this socket is gone".
+STREAM_ERRORS = (
     anyio.EndOfStream,
     anyio.BrokenResourceError,
     anyio.ClosedResourceError,
@@ -81,22 +39,21 @@ _STREAM_ERRORS = (
 
 
 class Link:
-    """A connected byte stream and its pending-reply FIFO; runs in the client's task group."""
+    """A connected byte stream and its pending-reply FIFO; runs in its holder's task group."""
 
     def __init__(
         self,
         stream: anyio.abc.ByteStream,
         parser: Parser,
         address: str,
-        on_close: Callable[[Link], None] | None = None,
         *,
         pubsub: bool = False,
     ) -> None:
         self._stream = stream
         self._parser = parser
         self.address = address
-        self._on_close = on_close
-        self._pending: deque[Waiter | EventSlot] = deque()
+        self._queue = ReplyQueue(events=pubsub)
+        self._pending = self._queue.pending
         factory = waiter_factory()
         self._new_waiter = factory.single
         self._new_batch = factory.batch
@@ -108,11 +65,8 @@ class Link:
         #: The credentials this session is logged in with (None: no AUTH was sent).
         self.credentials: Credentials | None = None
         self._retiring = False
-        #: Receives RESP3 push messages (pub/sub, client tracking); dropped when None.
-        self.push_handler: Callable[[Push], None] | None = None
         #: A pub/sub link's events (pushes, RESP2 event arrays); awaited by the reader.
         self.event_handler: Callable[[list[object]], Awaitable[None]] | None = None
-        self._pubsub = pubsub
         #: The protocol the handshake settled on (a pub/sub link may differ from the options).
         self.protocol = parser.protocol
 
@@ -125,6 +79,15 @@ class Link:
     @property
     def pending_count(self) -> int:
         return len(self._pending)
+
+    @property
+    def push_handler(self) -> Callable[[Push], None] | None:
+        """Receives RESP3 push messages of a shared link (client tracking); None drops them."""
+        return self._queue.on_push
+
+    @push_handler.setter
+    def push_handler(self, handler: Callable[[Push], None] | None) -> None:
+        self._queue.on_push = handler
 
     def closed_error(self) -> BaseException | None:
         """The error that closed the link (a fresh copy), or None while it is open."""
@@ -181,9 +144,7 @@ class Link:
         self._wake.set()
         return waiter
 
-    async def request_many(
-        self, commands: Sequence[Sequence[bytes | str | int | float]]
-    ) -> list[object]:
+    async def request_many(self, commands: Sequence[Sequence[CommandArg]]) -> list[object]:
         """Submit commands in one write and wait for all their replies (handshake, re-auth)."""
         blob = b"".join(encode_command(*command) for command in commands)
         replies = await self.submit_batch(blob, len(commands)).wait()
@@ -200,12 +161,8 @@ class Link:
                 if error is not None
                 else ConnectionClosedError(f"connection to {self.address} closed")
             )
-            pending, self._pending = self._pending, deque()
             self._outbuf.clear()
-            for waiter in pending:
-                waiter.fail(self._error)
-            if self._on_close is not None:
-                self._on_close(self)
+            self._queue.fail_all(self._error)
         if self._cancel_scope is not None:
             self._cancel_scope.cancel()
 
@@ -229,9 +186,7 @@ class Link:
                     scope.cancel()
                 async with anyio.create_task_group() as group:
                     group.start_soon(self._write_loop)
-                    group.start_soon(
-                        self._reading, self._read_pubsub_loop if self._pubsub else self._read_loop
-                    )
+                    group.start_soon(self._read_loop)
                     task_status.started()
         finally:
             self.close()
@@ -253,74 +208,40 @@ class Link:
                 data = outbuf[0] if len(outbuf) == 1 else b"".join(outbuf)
                 outbuf.clear()
                 await send(data)
-        except _STREAM_ERRORS:
+        except STREAM_ERRORS:
             self.close(RedisConnectionError(f"lost the connection to {self.address} while sending"))
 
-    async def _reading(self, loop: Callable[[], Awaitable[None]]) -> None:
-        """Run a reader loop; the ways a socket dies become the typed error that closes it."""
+    async def _read_loop(self) -> None:
+        """The one reader: the ways a socket dies become the typed error that closes it."""
         try:
-            await loop()
+            await self._read_replies()
         except anyio.EndOfStream:
             self.close(RedisConnectionError(f"the server at {self.address} closed the connection"))
-        except _STREAM_ERRORS:
+        except STREAM_ERRORS:
             self.close(RedisConnectionError(f"lost the connection to {self.address}"))
         except ProtocolError as exc:
             self.close(ProtocolError(f"{exc} (from {self.address}); the connection was dropped"))
 
-    async def _read_loop(self) -> None:
+    async def _read_replies(self) -> None:
         receive = self._stream.receive
-        parser = self._parser
-        feed = parser.feed
-        next_reply = parser.next_reply
+        feed = self._parser.feed
+        next_reply = self._parser.next_reply
         pending = self._pending
+        route = self._queue.route
+        # The hot path of a shared link (an ordinary reply for a waiting slot) stays inline;
+        # everything else (pushes, pub/sub events, stray replies) is the sans-IO queue's call.
+        plain = not self._queue.events
         while True:
             feed(await receive(_RECEIVE_SIZE))
             while (reply := next_reply()) is not NEED_DATA:
-                if type(reply) is Push:
-                    handler = self.push_handler
-                    if handler is not None:
-                        handler(reply)
+                if plain and pending and type(reply) is not Push:
+                    pending.popleft().set(reply)
                     continue
-                if not pending:
-                    raise ProtocolError("the server sent a reply that no command asked for")
-                pending.popleft().set(reply)
-            if self._retiring and not pending:
-                self.close(ConnectionClosedError(f"connection to {self.address} was replaced"))
-                return
-
-    async def _read_pubsub_loop(self) -> None:
-        """The reader of a pub/sub link: events go to `event_handler`, which may wait."""
-        receive = self._stream.receive
-        parser = self._parser
-        pending = self._pending
-        events = PUBSUB_EVENT_NAMES
-        confirmations = CONFIRMATION_NAMES
-        while True:
-            parser.feed(await receive(_RECEIVE_SIZE))
-            while (reply := parser.next_reply()) is not NEED_DATA:
-                if type(reply) is Push or (
-                    type(reply) is list
-                    and reply
-                    and isinstance(reply[0], (bytes, str))
-                    and reply[0] in events
-                ):
-                    first = reply[0]
-                    if (
-                        isinstance(first, (bytes, str))
-                        and first in confirmations
-                        and pending
-                        and type(head := pending[0]) is EventSlot
-                    ):
-                        head.remaining -= 1
-                        if head.remaining <= 0:
-                            pending.popleft()
+                event = route(reply)
+                if event is not None:
                     handler = self.event_handler
                     if handler is not None:
-                        await handler(reply)
-                    continue
-                if not pending:
-                    raise ProtocolError("the server sent a reply that no command asked for")
-                pending.popleft().set(reply)
+                        await handler(event)
             if self._retiring and not pending:
                 self.close(ConnectionClosedError(f"connection to {self.address} was replaced"))
                 return

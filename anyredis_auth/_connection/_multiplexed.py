@@ -3,31 +3,23 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 import anyio.abc
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from .._commands import Commands
-from .._credentials import Credentials
-from .._errors import (
-    AuthenticationError,
-    ConnectionClosedError,
-    RedisConnectionError,
-    RedisTimeoutError,
-    ResponseError,
-)
+from .._errors import ConnectionClosedError, RedisConnectionError, RedisTimeoutError, ResponseError
+from .._options import ConnectionOptions
 from ..protocol import Push, encode_command
 from ..protocol._routing import BLOCKING, classify, command_name
+from ._connector import Connector
+from ._dedicated import DedicatedPool
+from ._link import Link
 from ._pipeline import Pipeline
-from ._session import ConnectionStats, CredentialsFollower
+from ._session import ConnectionStats, CredentialsSource, Session
 from ._waiters import Waiter
-
-if TYPE_CHECKING:
-    from .._client import Client
-    from .._options import ConnectionOptions
-    from ._link import Link
 
 __all__ = ["ConnectionStats", "MultiplexedConnection"]
 
@@ -37,7 +29,7 @@ logger = logging.getLogger("anyredis_auth.connection")
 PUSH_BUFFER = 1000
 
 
-class MultiplexedConnection(Commands, CredentialsFollower):
+class MultiplexedConnection(Commands):
     """A connection shared by many tasks: commands are pipelined on one socket.
 
     Get one with ``await client.get_multiplexed_async_connection()`` and share it. Each
@@ -49,29 +41,32 @@ class MultiplexedConnection(Commands, CredentialsFollower):
 
     Blocking commands (BLPOP, XREAD BLOCK, WAIT, ...) run on a dedicated connection so they never
     stall the others. With a credentials provider, a long or endless block is cut into segments
-    that end before the token's refresh deadline, re-authenticated in between (same result as one
-    long block; see ``Client(blocking_segment=...)``). Subscriptions: ``client.pubsub()``.
+    that end before the token expires, re-authenticated in between (same result as one long
+    block; see ``Client(blocking_segment=...)``). Subscriptions: ``client.pubsub()``.
 
     With a credentials provider, the connection follows the provider's stream: each new
     credential is sent as ``AUTH`` in line with the other commands (those queued before it run as
     the old identity, those after as the new one, with no pause). If the server refuses it or
     does not answer in time, the connection is replaced by a fresh one logged in with the newest
-    credentials; commands already in flight on the old socket still get their replies.
+    credentials; commands already in flight on a refused socket still get their replies, those on
+    a socket that did not answer get `RedisConnectionError` (see `anyredis_auth._connection.
+    _session`).
     """
 
-    def __init__(self, client: Client, options: ConnectionOptions, provider: Any = None) -> None:
-        self._client = client
-        self._options = options
-        self._provider = provider
-        self._credentials: Credentials | None = options.credentials
+    def __init__(
+        self,
+        connector: Connector,
+        source: CredentialsSource,
+        dedicated: DedicatedPool,
+        group: anyio.abc.TaskGroup,
+    ) -> None:
+        self._session = Session(connector, group, source, on_install=self._on_install)
+        self._dedicated = dedicated
+        self._group = group
+        self._options = connector.options
         self._health_checks: set[Link] = set()
-        self._watcher: anyio.CancelScope | None = None
-        self.stats = ConnectionStats()
-        self._link: Link | None = None
-        self._lock = anyio.Lock()
-        self._closed = False
-        self._failures = 0
-        self._timeout = options.command_timeout
+        self.stats = self._session.stats
+        self._timeout = self._options.command_timeout
         # Made when someone asks for `push_messages`: until then push messages are dropped.
         self._push_send: MemoryObjectSendStream[Push] | None = None
         self._push_receive: MemoryObjectReceiveStream[Push] | None = None
@@ -95,14 +90,15 @@ class MultiplexedConnection(Commands, CredentialsFollower):
         if self._push_receive is None:
             send, receive = anyio.create_memory_object_stream[Push](PUSH_BUFFER)
             self._push_send, self._push_receive = send, receive
-            if self._closed:
+            if self._session.closed:
                 send.close()
         return self._push_receive
 
     @property
     def is_connected(self) -> bool:
         """Whether the connection holds an open socket right now."""
-        return self._link is not None and not self._link.closed
+        link = self._session.link
+        return link is not None and not link.closed
 
     async def execute(self, *args: bytes | str | int | float | bytearray | memoryview) -> Any:
         """Run one command and return its reply; an error reply raises `ResponseError`."""
@@ -112,24 +108,31 @@ class MultiplexedConnection(Commands, CredentialsFollower):
                 raise ValueError(
                     f"{command_name(args[0])} is not allowed on a shared connection: {kind}"
                 )
-            reply = await self._client._run_blocking(data, args)
+            if self._session.closed:
+                raise self._session.closed_error()
+            reply = await self._dedicated.run_blocking(data, args)
         else:
-            link = self._link
+            session = self._session
+            link = session.link
             if link is None or link.closed:
-                link = await self._connected()
+                link = await session.connect()
             try:
                 reply = await self._wait(link, link.submit(data), args[0])
             except RedisConnectionError:
-                if not self._options.retry_on_connection_error or self._closed:
+                if not self._options.retry_on_connection_error or session.closed:
                     raise
-                link = await self._connected()
+                link = await session.connect()
                 reply = await self._wait(link, link.submit(data), args[0])
         if isinstance(reply, ResponseError):
             raise reply
         return reply
 
     def pipeline(self, transaction: bool = False) -> Pipeline:
-        """Queue commands; ``await pipe.execute()`` writes them at once (MULTI/EXEC if asked)."""
+        """Queue commands; ``await pipe.execute()`` writes them at once (MULTI/EXEC if asked).
+
+        A transaction runs on a dedicated connection: ``MULTI`` must be accepted before its
+        commands are written (see `Pipeline`).
+        """
         return Pipeline(self, transaction)
 
     async def connect(self) -> None:
@@ -138,20 +141,12 @@ class MultiplexedConnection(Commands, CredentialsFollower):
         With a provider this waits for its first credentials (`TokenRefreshError` when the
         identity provider fails) and starts following its stream.
         """
-        if self._provider is not None and self._watcher is None:
-            self._credentials = await self._provider.current_credentials()
-            subscription = self._provider.subscribe()
-            await self._client._require_group().start(self._follow_credentials, subscription)
-        await self._connected()
+        await self._session.start()
+        await self._session.connect()
 
     async def aclose(self) -> None:
         """Close the socket; pending and later commands get `ConnectionClosedError`."""
-        self._closed = True
-        if self._watcher is not None:
-            self._watcher.cancel()
-        if self._link is not None:
-            self._link.close(ConnectionClosedError("the connection was closed"))
-            self._link = None
+        self._session.close(ConnectionClosedError("the connection was closed"))
         if self._push_send is not None:
             self._push_send.close()
 
@@ -178,7 +173,7 @@ class MultiplexedConnection(Commands, CredentialsFollower):
         if limit is None or link.closed or link in self._health_checks:
             return
         self._health_checks.add(link)
-        self._client._require_group().start_soon(self._health_check, link, limit)
+        self._group.start_soon(self._health_check, link, limit)
 
     async def _health_check(self, link: Link, limit: float) -> None:
         try:
@@ -200,71 +195,21 @@ class MultiplexedConnection(Commands, CredentialsFollower):
             self._health_checks.discard(link)
 
     async def _execute_batch(self, blob: bytes, count: int) -> list[object]:
-        link = self._link
+        session = self._session
+        link = session.link
         if link is None or link.closed:
-            link = await self._connected()
+            link = await session.connect()
         replies = await self._wait(link, link.submit_batch(blob, count), "pipeline")
         assert isinstance(replies, list)
         return replies
 
-    async def _connected(self) -> Link:
-        """The live link, reconnecting (one task at a time, with back-off) when there is none."""
-        if self._closed:
-            raise ConnectionClosedError("the connection was closed")
-        async with self._lock:
-            link = self._link
-            if link is not None and not link.closed:
-                return link
-            options = self._options
-            last_error: Exception | None = None
-            for _ in range(options.reconnect_attempts):
-                if self._failures:
-                    delay = options.reconnect_initial_delay * 2 ** (self._failures - 1)
-                    await anyio.sleep(min(options.reconnect_max_delay, delay))
-                if self._provider is not None:
-                    # Valid now (the provider never hands out an expired token), or a typed
-                    # TokenRefreshError when the identity provider has nothing valid.
-                    self._credentials = await self._provider.current_credentials()
-                try:
-                    link = await self._client._open_link(options, self._credentials)
-                except (RedisConnectionError, RedisTimeoutError) as exc:
-                    self._failures = min(self._failures + 1, 30)
-                    last_error = exc
-                    continue
-                if self._closed:
-                    link.close(ConnectionClosedError("the connection was closed"))
-                    raise ConnectionClosedError("the connection was closed")
-                self._failures = 0
-                self._install(link)
-                return link
-            assert last_error is not None
-            raise type(last_error)(
-                f"{last_error} (after {options.reconnect_attempts} attempts)"
-            ) from last_error
+    async def _execute_transaction(self, body: bytes, count: int) -> list[object]:
+        if self._session.closed:
+            raise self._session.closed_error()
+        return await self._dedicated.run_transaction(body, count)
 
-    def _install(self, link: Link) -> None:
+    def _on_install(self, link: Link) -> None:
         link.push_handler = self._on_push
-        self._link = link
-        self.stats.connects += 1
-
-    # -- re-authentication (the loop and the AUTH step live in CredentialsFollower) ------------
-
-    async def _replace(self, old: Link) -> None:
-        """A fresh session with the newest credentials takes over; the old drains and closes."""
-        async with self._lock:
-            if self._link is not old or self._closed:
-                return
-            try:
-                new = await self._client._open_link(self._options, self._credentials)
-            except (RedisConnectionError, RedisTimeoutError, AuthenticationError) as exc:
-                old.close(
-                    RedisConnectionError(f"re-authentication failed and reconnecting failed: {exc}")
-                )
-                self._link = None
-                return
-            self._install(new)
-            self.stats.replacements += 1
-        old.retire()
 
     def _on_push(self, message: Push) -> None:
         if self._push_send is None:

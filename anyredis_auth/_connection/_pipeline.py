@@ -15,9 +15,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Pipeline"]
 
-_MULTI = encode_command("MULTI")
-_EXEC = encode_command("EXEC")
-
 
 class Pipeline:
     """Commands queued with `execute_command` and sent by `await pipe.execute()` in one write.
@@ -79,8 +76,9 @@ class Pipeline:
             replies = await self._connection._execute_batch(b"".join(encoded), len(encoded))
             results = replies
         else:
-            blob = b"".join([_MULTI, *encoded, _EXEC])
-            replies = await self._connection._execute_batch(blob, len(encoded) + 2)
+            # On a dedicated connection: MULTI must be accepted before the commands are sent
+            # (a refused MULTI raises here and nothing ran).
+            replies = await self._connection._execute_transaction(b"".join(encoded), len(encoded))
             results = _exec_results(replies, names)
         if raise_on_error:
             for index, reply in enumerate(results):

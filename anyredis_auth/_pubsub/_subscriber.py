@@ -57,7 +57,7 @@ import functools
 import logging
 import secrets
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -66,9 +66,9 @@ import anyio
 import anyio.abc
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from .._connection._connector import auth_command
-from .._connection._link import EventSlot
-from .._connection._session import ConnectionStats, CredentialsFollower
+from .._connection._connector import Connector
+from .._connection._link import Link
+from .._connection._session import ConnectionStats, CredentialsSource, Session
 from .._credentials import Credentials
 from .._errors import (
     ConnectionClosedError,
@@ -77,14 +77,13 @@ from .._errors import (
     RedisError,
     RedisTimeoutError,
     ResponseError,
-    TokenRefreshError,
 )
 from ..protocol import CommandArg, encode_command
+from ..protocol._handshake import auth_command
+from ..protocol._slots import EventSlot
 
 if TYPE_CHECKING:
-    from .._client import Client
     from .._connection._link import Link
-    from .._options import ConnectionOptions
 
 __all__ = ["DEFAULT_BUFFER", "Message", "PubSub", "PubSubStats"]
 
@@ -179,7 +178,7 @@ class PubSubStats(ConnectionStats):
     gaps: int = 0
 
 
-class PubSub(CredentialsFollower):
+class PubSub:
     """A subscriber on a connection of its own; get one with ``client.pubsub()``.
 
     >>> async with client.pubsub() as pubsub:
@@ -195,15 +194,27 @@ class PubSub(CredentialsFollower):
     stats: PubSubStats
 
     def __init__(
-        self, client: Client, options: ConnectionOptions, provider: Any, buffer_size: int
+        self,
+        connector: Connector,
+        source: CredentialsSource,
+        group: anyio.abc.TaskGroup,
+        buffer_size: int,
     ) -> None:
-        self._client = client
-        self._options = options
-        self._provider = provider
-        self._credentials: Credentials | None = options.credentials
-        self._watcher: anyio.CancelScope | None = None
+        self._options = connector.options
+        self._group = group
         self.stats = PubSubStats()
-        self._link: Link | None = None
+        self._session = Session(
+            connector,
+            group,
+            source,
+            pubsub=True,
+            stats=self.stats,
+            on_install=self._install,
+            send_credentials=self._send_credentials,
+            replace=self._replace,
+        )
+        #: Told when the subscriber closes (its owner's registry).
+        self._on_close: Callable[[PubSub], None] | None = None
         #: What the server is (or, after a reconnect, will be) subscribed to, per family:
         #: key bytes -> the value as given. Updated when the command is written.
         self._subscribed: dict[str, dict[bytes, CommandArg]] = {name: {} for name in _FAMILIES}
@@ -228,20 +239,13 @@ class PubSub(CredentialsFollower):
         if self._started:
             raise RuntimeError("this PubSub was already used; get a new one from client.pubsub()")
         self._started = True
-        group = self._client._require_group()
-        subscription = None
-        if self._provider is not None:
-            self._credentials = await self._provider.current_credentials()
-            subscription = self._provider.subscribe()
         try:
-            link = await self._client._open_link(self._options, self._credentials, pubsub=True)
+            await self._session.start()
+            await self._session.connect()
+            await self._group.start(self._run)
         except BaseException:
-            if subscription is not None:
-                subscription.close()
+            self._shutdown(ConnectionClosedError("the subscriber could not connect"))
             raise
-        self._install(link)
-        self._client._pubsubs.add(self)
-        await group.start(self._run, subscription)
         return self
 
     async def __aexit__(
@@ -254,7 +258,7 @@ class PubSub(CredentialsFollower):
 
     async def aclose(self) -> None:
         """Close the connection and end the subscriber's tasks (idempotent)."""
-        link = self._link
+        link = self._session.link
         self._shutdown(ConnectionClosedError("the subscriber was closed"))
         with anyio.CancelScope(shield=True), anyio.move_on_after(2.0):
             if self._scope is not None:
@@ -267,35 +271,32 @@ class PubSub(CredentialsFollower):
         if self._error is not None:
             return
         self._error = error
-        self._client._pubsubs.discard(self)
+        if self._on_close is not None:
+            self._on_close(self)
         if self._scope is not None:
             self._scope.cancel()
-        for link in (self._link, self._incoming):
-            if link is not None:
-                link.close(ConnectionClosedError(str(error)))
+        self._session.close(ConnectionClosedError(str(error)))
+        if self._incoming is not None:
+            self._incoming.close(ConnectionClosedError(str(error)))
         self._send.close()
         if self._state is not None:
             self._state.release()
 
     async def _run(
-        self,
-        subscription: MemoryObjectReceiveStream[Credentials | TokenRefreshError] | None,
-        *,
-        task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+        self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
     ) -> None:
+        """The supervisor's task; never raises into the owner's group."""
         task_status.started()
         try:
             with anyio.CancelScope() as scope:
                 self._scope = scope
                 if self._error is not None:
                     scope.cancel()
-                async with anyio.create_task_group() as group:
-                    if subscription is not None:
-                        group.start_soon(self._follow_credentials, subscription)
-                    group.start_soon(self._supervise)
+                await self._supervise()
+        except Exception:  # a bug of ours must not take the owner's group down
+            logger.exception("the subscriber's supervisor failed; closing the subscriber")
+            self._shutdown(ConnectionClosedError("the subscriber failed"))
         finally:
-            if subscription is not None:
-                subscription.close()
             self._finished.set()
 
     # -- public API ----------------------------------------------------------------------------
@@ -308,7 +309,8 @@ class PubSub(CredentialsFollower):
     @property
     def protocol(self) -> int | None:
         """The protocol of the current connection (3 whenever the server speaks it)."""
-        return None if self._link is None else self._link.protocol
+        link = self._session.link
+        return None if link is None else link.protocol
 
     @property
     def channels(self) -> list[CommandArg]:
@@ -519,8 +521,7 @@ class PubSub(CredentialsFollower):
         state = _LinkState(link)
         link.event_handler = functools.partial(self._on_event, state)
         blob, slots, _ = self._all(state, subscribe=True)
-        old, self._state, self._link = self._state, state, link
-        self.stats.connects += 1
+        old, self._state = self._state, state
         if old is not None:
             self._carry_over(old, state)
         if blob and not link.closed:  # closed: the supervisor reconnects again
@@ -542,12 +543,12 @@ class PubSub(CredentialsFollower):
     async def _supervise(self) -> None:
         """Watch the connection; when it dies, report a gap, reconnect and resubscribe."""
         while True:
-            link = self._link
+            link = self._session.link
             assert link is not None
             await link.wait_finished()
             if self._error is not None:
                 return
-            if self._link is not link:
+            if self._session.link is not link:
                 continue  # replaced on purpose (a cut-over)
             reason = link.closed_error()
             self.stats.gaps += 1
@@ -561,44 +562,29 @@ class PubSub(CredentialsFollower):
             await self._reconnect()
 
     async def _reconnect(self) -> None:
-        options = self._options
-        failures = 0
-        while self._error is None:
-            if failures:
-                delay = options.reconnect_initial_delay * 2 ** min(failures - 1, 30)
-                await anyio.sleep(min(options.reconnect_max_delay, delay))
-            try:
-                credentials = self._credentials
-                if self._provider is not None:
-                    credentials = await self._provider.current_credentials()
-                link = await self._client._open_link(options, credentials, pubsub=True)
-            except RedisError as exc:  # refused, unreachable, no token: try again later
-                failures += 1
-                logger.warning("reconnecting a subscriber failed (%s); trying again", exc)
-                continue
-            if self._error is not None:
-                link.close()
-                return
-            self._install(link)
-            latest = self._credentials
-            if latest is not None and self._provider is not None and latest != link.credentials:
-                await self._reauthenticate(latest)  # newer credentials came while connecting
+        """Until it succeeds or the subscriber is closed (the session retries with back-off);
+        a rotation that came meanwhile is caught up with before this returns."""
+        try:
+            await self._session.connect(forever=True)
+        except ConnectionClosedError:
             return
 
-    async def _replace(self, old: Link) -> None:
-        """A refused re-authentication: cut over to a new connection without loss or
-        duplicate when possible (RESP3), else drop it; the supervisor reconnects (a gap)."""
-        if self._link is not old or old.closed or self._error is not None:
-            return
+    async def _replace(self, old: Link, dead: bool) -> bool:
+        """A failed re-authentication: cut over to a new connection without loss or
+        duplicate when possible (RESP3, refused), else drop it; the supervisor reconnects (a
+        gap). Always handled here (True)."""
+        if self._session.link is not old or old.closed or self._error is not None:
+            return True
         self.stats.replacements += 1
         if old.protocol == 3:
             done = False
             with anyio.move_on_after(self._options.connect_timeout):
                 done = await self._cut_over(old)
             if done:
-                return
+                return True
             logger.warning("a fenced cut-over of %s failed; reconnecting instead", old.address)
         old.close(RedisConnectionError(f"re-authentication on {old.address} failed"))
+        return True
 
     async def _cut_over(self, old: Link) -> bool:
         """Make before break, fenced. The new connection subscribes to everything; both are
@@ -611,10 +597,8 @@ class PubSub(CredentialsFollower):
         old_state = self._state
         assert old_state is not None and old_state.link is old
         try:
-            credentials = self._credentials
-            if self._provider is not None:
-                credentials = await self._provider.current_credentials()
-            new = await self._client._open_link(self._options, credentials, pubsub=True)
+            credentials = await self._session.current_credentials()
+            new = await self._session.connector.open(self._group, credentials, pubsub=True)
         except RedisError:
             return False
         self._incoming = new
@@ -650,11 +634,11 @@ class PubSub(CredentialsFollower):
                     await _wait_event(state.fenced, new)
                 ):
                     return False
-                if self._link is not old or self._error is not None:
+                if self._session.link is not old or self._error is not None:
                     return False  # the old one dropped meanwhile: the supervisor has it
                 self._carry_over(old_state, state)
                 state.phase = _LIVE
-                self._state, self._link = state, new
+                self._state, self._session.link = state, new
                 self.stats.connects += 1
                 self.stats.cutovers += 1
                 done = True
@@ -671,7 +655,7 @@ class PubSub(CredentialsFollower):
     async def _send_credentials(self, link: Link, credentials: Credentials) -> object:
         """RESP3: AUTH in band. RESP2 while subscribed: the switch-over, in one write."""
         if link.protocol == 3 or not any(self._subscribed.values()):
-            return await super()._send_credentials(link, credentials)
+            return await self._session.send_auth(link, credentials)
         # Computed and queued with no await in between: the subscriptions written so far are
         # exactly what the server will have when it reads this.
         state = self._state

@@ -1,4 +1,4 @@
-"""Blocking commands that outlive a token: the wait is cut into segments, re-authenticated between.
+"""Blocking plans (sans-IO): where a blocking command's timeout is, and how to cut it in segments.
 
 Azure closes a connection whose token expired, and a connection blocked in BLPOP cannot send AUTH
 until the command returns. So, with a credentials provider, a blocking command whose timeout is 0
@@ -13,30 +13,25 @@ current last ID, so entries added between two segments are not skipped.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-import anyio
+from ._encoder import CommandArg, encode_command
+from ._routing import command_name
 
-from .._credentials import Credentials
-from .._errors import ResponseError, TokenRefreshError
-from ..protocol import CommandArg, encode_command
-from ..protocol._routing import command_name
-from ._connector import auth_command, safe_server_message
-
-if TYPE_CHECKING:
-    from .._client import Client
-    from ._link import Link
-
-__all__ = ["BlockingPlan", "SegmentedBlocking", "plan_blocking"]
-
-logger = logging.getLogger("anyredis_auth.connection")
+__all__ = [
+    "MAX_SEGMENT",
+    "MIN_WAIT",
+    "BlockingPlan",
+    "dollar_queries",
+    "plan_blocking",
+    "resolve_dollars",
+    "segment_command",
+]
 
 #: The longest segment whatever the provider says (its tokens may live for hours).
 MAX_SEGMENT = 30.0
 #: Below this a segment is not worth sending (and Redis reads a 0 ms timeout as "for ever").
-_MIN_WAIT = 0.002
+MIN_WAIT = 0.002
 
 _TIMEOUT_LAST = frozenset({"BLPOP", "BRPOP", "BLMOVE", "BRPOPLPUSH", "BZPOPMIN", "BZPOPMAX"})
 _TIMEOUT_SECOND = frozenset({"BLMPOP", "BZMPOP"})
@@ -123,76 +118,25 @@ def _parse_stream_read(
     return None
 
 
-class SegmentedBlocking:
-    """Runs one planned blocking command on `link` (replaced when a re-auth is refused)."""
+def segment_command(plan: BlockingPlan, wait: float) -> bytes:
+    """The planned command, encoded with a timeout of `wait` seconds (at least 1 ms)."""
+    args = list(plan.args)
+    args[plan.index] = max(1, int(wait * 1000)) if plan.millis else f"{wait:.3f}"
+    return encode_command(*args)
 
-    def __init__(self, client: Client, link: Link, plan: BlockingPlan, segment: float) -> None:
-        self._client = client
-        self.link = link
-        self._plan = plan
-        self._segment = segment
-        #: Segments sent (for tests and curiosity).
-        self.segments = 0
 
-    async def run(self) -> object:
-        plan = self._plan
-        if plan.dollars:
-            await self._resolve_dollars()
-        deadline = None if plan.timeout == 0 else anyio.current_time() + plan.timeout
-        while True:
-            wait = self._segment
-            if deadline is not None:
-                wait = min(wait, deadline - anyio.current_time())
-                if wait < _MIN_WAIT:
-                    return None  # what the server answers when a block times out
-            reply = await self._segment_once(wait)
-            if reply is not None:
-                return reply
+def dollar_queries(plan: BlockingPlan) -> list[list[CommandArg]]:
+    """The commands that read each ``$`` stream's last ID (``XREVRANGE key + - COUNT 1``)."""
+    return [["XREVRANGE", plan.args[key], "+", "-", "COUNT", 1] for key, _ in plan.dollars]
 
-    async def _resolve_dollars(self) -> None:
-        plan = self._plan
-        for key, id_index in plan.dollars:
-            reply = await self.link.submit(
-                encode_command("XREVRANGE", plan.args[key], "+", "-", "COUNT", 1)
-            ).wait()
-            if isinstance(reply, ResponseError):
-                raise reply
-            last = "0-0"
-            if reply:
-                assert isinstance(reply, list)
-                entry = reply[0]
-                last = entry[0] if isinstance(entry, (list, tuple)) else next(iter(entry))
-            plan.args[id_index] = last
 
-    async def _segment_once(self, wait: float) -> object:
-        plan = self._plan
-        args = list(plan.args)
-        args[plan.index] = max(1, int(wait * 1000)) if plan.millis else f"{wait:.3f}"
-        command = encode_command(*args)
-        self.segments += 1
-        try:
-            credentials: Credentials | None = await self._client._current_credentials()
-        except TokenRefreshError:
-            credentials = self.link.credentials  # nothing newer: the server decides
-        link = self.link
-        if credentials is None or credentials == link.credentials:
-            return await link.submit(command).wait()
-        blob = encode_command(*auth_command(credentials)) + command
-        replies = await link.submit_batch(blob, 2).wait()
-        assert isinstance(replies, list)
-        auth_reply, reply = replies
-        if not isinstance(auth_reply, ResponseError):
-            link.credentials = credentials
-            return reply
-        logger.warning(
-            "re-authentication of a blocking connection to %s as %r failed (%s); replacing it",
-            link.address,
-            credentials.username or "default",
-            safe_server_message(auth_reply),
-        )
-        if reply is None:  # nothing was consumed: go on on a fresh session
-            self.link = await self._client._open_link(self._client.options, credentials)
-            link.close()
-        else:
-            link.close()  # the reply is the result; never reuse the session
-        return reply
+def resolve_dollars(plan: BlockingPlan, replies: list[object]) -> None:
+    """Put each stream's last ID (from `dollar_queries` replies) in place of its ``$``."""
+    for (_, id_index), reply in zip(plan.dollars, replies, strict=True):
+        last: CommandArg = "0-0"
+        if isinstance(reply, list) and reply:
+            entry = reply[0]
+            last = entry[0] if isinstance(entry, (list, tuple)) else next(iter(entry))
+        elif isinstance(reply, dict) and reply:
+            last = next(iter(reply))
+        plan.args[id_index] = last
