@@ -28,7 +28,7 @@ from .._errors import RedisConnectionError, RedisTimeoutError
 from .._options import ConnectionOptions
 from .._version import __version__
 from ..protocol import Parser
-from ..protocol._handshake import Handshake, is_unknown_command
+from ..protocol._handshake import Handshake, hello_missing
 from ._link import STREAM_ERRORS, Link
 
 __all__ = ["Connector", "StreamFactory", "open_stream"]
@@ -141,7 +141,7 @@ class Connector:
                 handshake = self.handshake(protocol)
                 replies = await link.request_many(handshake.commands(credentials))
                 if pubsub and protocol == 3:
-                    self.pubsub_resp3 = not is_unknown_command(replies[0])
+                    self.pubsub_resp3 = not hello_missing(replies[0], credentials)
                     if not self.pubsub_resp3:
                         protocol = 2
                         handshake = self.handshake(protocol)

@@ -56,11 +56,9 @@ import contextlib
 import functools
 import logging
 import secrets
-from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import anyio
 import anyio.abc
@@ -68,7 +66,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from .._connection._connector import Connector
 from .._connection._link import Link
-from .._connection._session import ConnectionStats, CredentialsSource, Session
+from .._connection._session import CredentialsSource, Session
 from .._credentials import Credentials
 from .._errors import (
     ConnectionClosedError,
@@ -81,6 +79,18 @@ from .._errors import (
 from ..protocol import CommandArg, encode_command
 from ..protocol._handshake import auth_command
 from ..protocol._slots import EventSlot
+from ._state import (
+    AFTER_FENCE,
+    FAMILIES,
+    KIND,
+    LIVE,
+    MESSAGE_KINDS,
+    SUBSCRIBE_EVENTS,
+    UNTIL_FENCE,
+    LinkState,
+    Message,
+    PubSubStats,
+)
 
 if TYPE_CHECKING:
     from .._connection._link import Link
@@ -90,92 +100,6 @@ __all__ = ["DEFAULT_BUFFER", "Message", "PubSub", "PubSubStats"]
 logger = logging.getLogger("anyredis_auth.pubsub")
 
 DEFAULT_BUFFER = 10_000
-
-#: family -> (subscribe command, unsubscribe command, subscribe event, unsubscribe event)
-_FAMILIES: dict[str, tuple[str, str, str, str]] = {
-    "channel": ("SUBSCRIBE", "UNSUBSCRIBE", "subscribe", "unsubscribe"),
-    "pattern": ("PSUBSCRIBE", "PUNSUBSCRIBE", "psubscribe", "punsubscribe"),
-    "shard": ("SSUBSCRIBE", "SUNSUBSCRIBE", "ssubscribe", "sunsubscribe"),
-}
-_MESSAGE_KINDS = ("message", "pmessage", "smessage")
-_CONFIRMATIONS = tuple(name for family in _FAMILIES.values() for name in family[2:])
-#: An event's first element (bytes, or str with decode_responses) -> its kind as text.
-_KIND: dict[object, str] = {
-    form: name for name in _MESSAGE_KINDS + _CONFIRMATIONS for form in (name, name.encode())
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    """One item of a subscription.
-
-    ``kind`` is ``"message"`` (SUBSCRIBE), ``"pmessage"`` (PSUBSCRIBE: ``pattern`` is the pattern
-    that matched), ``"smessage"`` (SSUBSCRIBE), or ``"gap"``: the connection was lost or replaced
-    and messages published until the resubscribe are lost; then ``channel`` is None and ``data``
-    says why (text). ``channel`` and ``data`` are bytes (str with ``decode_responses``).
-    """
-
-    kind: str
-    channel: Any
-    data: Any
-    pattern: Any = None
-
-
-_LIVE, _UNTIL_FENCE, _AFTER_FENCE = 0, 1, 2
-
-
-class _LinkState:
-    """One subscriber connection's bookkeeping: confirmations awaited and delivery phase.
-
-    Phases matter only during a cut-over (see `PubSub._cut_over`): the old connection delivers
-    until the fence message and drops what follows, the new one drops until the fence and
-    delivers what follows once the old one passed its fence.
-    """
-
-    __slots__ = ("expected", "fenced", "link", "nonce", "peer", "phase")
-
-    def __init__(self, link: Link) -> None:
-        self.link = link
-        #: Confirmations awaited, per (event kind, key), in the order the commands were written.
-        self.expected: dict[tuple[str, bytes], deque[list[anyio.Event]]] = {}
-        self.phase = _LIVE
-        self.nonce: object = None
-        self.fenced = anyio.Event()
-        self.peer: _LinkState | None = None
-
-    def expect(self, kind: str, key: bytes, group: list[anyio.Event]) -> None:
-        queue = self.expected.get((kind, key))
-        if queue is None:
-            queue = self.expected[(kind, key)] = deque()
-        queue.append(group)
-
-    def confirm(self, kind: str, key: bytes) -> None:
-        """The oldest command awaiting a (kind, key) confirmation got it (or was refused)."""
-        queue = self.expected.get((kind, key))
-        if queue:
-            for waiting in queue.popleft():
-                waiting.set()
-            if not queue:
-                del self.expected[(kind, key)]
-
-    def release(self) -> None:
-        expected, self.expected = self.expected, {}
-        for queue in expected.values():
-            for group in queue:
-                for event in group:
-                    event.set()
-
-
-@dataclass
-class PubSubStats(ConnectionStats):
-    """`ConnectionStats` plus the subscriber's own counters."""
-
-    #: RESP2 switch-overs (unsubscribe + AUTH + resubscribe in one write) that succeeded.
-    switchovers: int = 0
-    #: Replacements after a refused re-authentication done without loss or duplicate (fenced).
-    cutovers: int = 0
-    #: Gap messages yielded (drops and replacements).
-    gaps: int = 0
 
 
 class PubSub:
@@ -217,8 +141,8 @@ class PubSub:
         self._on_close: Callable[[PubSub], None] | None = None
         #: What the server is (or, after a reconnect, will be) subscribed to, per family:
         #: key bytes -> the value as given. Updated when the command is written.
-        self._subscribed: dict[str, dict[bytes, CommandArg]] = {name: {} for name in _FAMILIES}
-        self._state: _LinkState | None = None
+        self._subscribed: dict[str, dict[bytes, CommandArg]] = {name: {} for name in FAMILIES}
+        self._state: LinkState | None = None
         #: The connection being brought in by a cut-over (closed on shutdown).
         self._incoming: Link | None = None
         #: Held by subscribe-family writes and by a cut-over (which must see them all).
@@ -404,7 +328,7 @@ class PubSub:
             if not values:
                 return
         keys = [self._key(value) for value in values]
-        kind = _FAMILIES[family][2 if subscribe else 3]
+        kind = FAMILIES[family][2 if subscribe else 3]
         refused: list[object] = []
         events: list[anyio.Event] = []
         async with self._write_lock:  # a cut-over in progress finishes first
@@ -425,7 +349,7 @@ class PubSub:
                     state.expect(kind, key, [event])
                     events.append(event)
             if not link.closed:
-                command = _FAMILIES[family][0 if subscribe else 1]
+                command = FAMILIES[family][0 if subscribe else 1]
                 slot = self._slot(state, family, subscribe, keys, refused)
                 link.send_only(encode_command(command, *values), [slot])
         for event in events:
@@ -440,7 +364,7 @@ class PubSub:
 
     def _slot(
         self,
-        state: _LinkState,
+        state: LinkState,
         family: str,
         subscribe: bool,
         keys: list[bytes],
@@ -451,7 +375,7 @@ class PubSub:
         def on_reply(reply: object) -> None:
             # The server refused the whole command (one error reply, no confirmation): its
             # pending confirmations are the oldest ones of each key, since commands run in order.
-            kind = _FAMILIES[family][2 if subscribe else 3]
+            kind = FAMILIES[family][2 if subscribe else 3]
             for key in keys:
                 state.confirm(kind, key)
                 if subscribe:
@@ -466,13 +390,13 @@ class PubSub:
         return EventSlot(len(keys), on_reply)
 
     def _all(
-        self, state: _LinkState, subscribe: bool, refused: list[object] | None = None
+        self, state: LinkState, subscribe: bool, refused: list[object] | None = None
     ) -> tuple[bytes, list[EventSlot], list[anyio.Event]]:
         """Commands (un)subscribing everything subscribed: blob, slots, confirmation events."""
         blob = b""
         slots: list[EventSlot] = []
         events: list[anyio.Event] = []
-        for family, names in _FAMILIES.items():
+        for family, names in FAMILIES.items():
             current = self._subscribed[family]
             if current:
                 keys = list(current)
@@ -484,12 +408,12 @@ class PubSub:
                 slots.append(self._slot(state, family, subscribe, keys, refused))
         return blob, slots, events
 
-    async def _on_event(self, state: _LinkState, event: list[object]) -> None:
+    async def _on_event(self, state: LinkState, event: list[object]) -> None:
         """Called by a link's reader for every push (RESP3) or event array (RESP2)."""
-        kind = _KIND.get(event[0]) if isinstance(event[0], (bytes, str)) else None
+        kind = KIND.get(event[0]) if isinstance(event[0], (bytes, str)) else None
         if kind is None:
             return  # another kind of push (client tracking...): not ours
-        if kind in _MESSAGE_KINDS:
+        if kind in MESSAGE_KINDS:
             if kind == "pmessage":
                 message = Message(kind, event[2], event[3], event[1])
             else:
@@ -499,10 +423,10 @@ class PubSub:
                     state.fenced.set()
                 return  # our own fence: never shown
             phase = state.phase
-            if phase != _LIVE:
-                if phase == _UNTIL_FENCE and state.fenced.is_set():
+            if phase != LIVE:
+                if phase == UNTIL_FENCE and state.fenced.is_set():
                     return  # the new connection delivers this one
-                if phase == _AFTER_FENCE:
+                if phase == AFTER_FENCE:
                     if not state.fenced.is_set():
                         return  # the old connection delivered this one
                     assert state.peer is not None
@@ -518,7 +442,7 @@ class PubSub:
 
     def _install(self, link: Link) -> None:
         """Make `link` current and (re)subscribe everything on it, carrying over the waiters."""
-        state = _LinkState(link)
+        state = LinkState(link)
         link.event_handler = functools.partial(self._on_event, state)
         blob, slots, _ = self._all(state, subscribe=True)
         old, self._state = self._state, state
@@ -527,11 +451,11 @@ class PubSub:
         if blob and not link.closed:  # closed: the supervisor reconnects again
             link.send_only(blob, slots)
 
-    def _carry_over(self, old: _LinkState, new: _LinkState) -> None:
+    def _carry_over(self, old: LinkState, new: LinkState) -> None:
         """Waiters of the old link's unconfirmed commands: a subscribe waits for the new
         link's resubscribe (when it has one pending), everything else is done."""
         for (kind, key), queue in old.expected.items():
-            target = new.expected.get((kind, key)) if kind in _SUBSCRIBE_EVENTS else None
+            target = new.expected.get((kind, key)) if kind in SUBSCRIBE_EVENTS else None
             for group in queue:
                 if target:
                     target[0].extend(group)
@@ -606,8 +530,8 @@ class PubSub:
         try:
             if new.protocol != 3 or old.closed:
                 return False
-            state = _LinkState(new)
-            state.phase = _AFTER_FENCE
+            state = LinkState(new)
+            state.phase = AFTER_FENCE
             state.peer = old_state
             new.event_handler = functools.partial(self._on_event, state)
             nonce = secrets.token_hex(8)
@@ -621,7 +545,7 @@ class PubSub:
                     events.append(event)
                 new.send_only(blob + fence, [*slots, EventSlot(1, refused.append)])
                 old_state.nonce = state.nonce = nonce.encode()
-                old_state.phase = _UNTIL_FENCE
+                old_state.phase = UNTIL_FENCE
                 old.send_only(fence, [EventSlot(1, refused.append)])
                 for event in events:
                     await event.wait()
@@ -637,7 +561,7 @@ class PubSub:
                 if self._session.link is not old or self._error is not None:
                     return False  # the old one dropped meanwhile: the supervisor has it
                 self._carry_over(old_state, state)
-                state.phase = _LIVE
+                state.phase = LIVE
                 self._state, self._session.link = state, new
                 self.stats.connects += 1
                 self.stats.cutovers += 1
@@ -672,9 +596,6 @@ class PubSub:
                 self.stats.switchovers += 1
             return reply
         raise RedisTimeoutError(f"no reply to the switch-over's AUTH within {timeout:g} s")
-
-
-_SUBSCRIBE_EVENTS = frozenset(family[2] for family in _FAMILIES.values())
 
 
 async def _wait_event(event: anyio.Event, link: Link) -> bool:

@@ -18,6 +18,7 @@ from .._errors import AuthenticationError, RedisError, ResponseError
 __all__ = [
     "Handshake",
     "auth_command",
+    "hello_missing",
     "is_unknown_command",
     "safe_server_message",
 ]
@@ -42,6 +43,19 @@ def safe_server_message(reply: ResponseError) -> str:
 def is_unknown_command(reply: object) -> bool:
     """Whether `reply` is the server's "unknown command" error (a RESP2-only server's HELLO)."""
     return isinstance(reply, ResponseError) and "unknown command" in reply.message.lower()
+
+
+def hello_missing(reply: object, credentials: Credentials | None) -> bool:
+    """Whether `reply` to ``HELLO 3 [AUTH ...]`` says the server has no HELLO.
+
+    A server that does not know HELLO answers "unknown command", except when it requires a
+    password: Redis 7.2 and later and Valkey refuse any unknown command with ``NOAUTH`` before
+    a login. A HELLO they knew would have logged in (or said ``WRONGPASS``), so ``NOAUTH`` to a
+    HELLO that carried credentials means the same.
+    """
+    if is_unknown_command(reply):
+        return True
+    return credentials is not None and isinstance(reply, ResponseError) and reply.code == "NOAUTH"
 
 
 def auth_command(credentials: Credentials) -> Command:
@@ -94,6 +108,11 @@ class Handshake:
         for index, reply in enumerate(replies[:setup_count]):
             if not isinstance(reply, ResponseError):
                 continue
+            if self.protocol == 3 and index == 0 and hello_missing(reply, credentials):
+                raise RedisError(
+                    f"the server at {self.address} does not know HELLO "
+                    f"({safe_server_message(reply)}); use protocol=2 for servers without it"
+                )
             plain_auth = self.protocol == 2 and credentials is not None and index == 0
             if plain_auth or reply.code in _AUTH_ERRORS:
                 who = (credentials.username if credentials else None) or "default"
@@ -102,9 +121,4 @@ class Handshake:
                     f"{safe_server_message(reply)}"
                 )
             message = safe_server_message(reply)
-            if self.protocol == 3 and index == 0 and "unknown command" in message.lower():
-                raise RedisError(
-                    f"the server at {self.address} does not know HELLO ({message}); "
-                    "use protocol=2 for servers older than Redis 6"
-                )
             raise ResponseError(f"connection setup failed at {self.address}: {message}")
