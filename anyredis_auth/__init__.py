@@ -25,6 +25,7 @@ from ._entra import (
     ManagedIdentityCredentialOptions,
     UserAssignedId,
 )
+from ._entra import new_transport as new_entra_transport
 from ._errors import (
     AuthenticationError,
     ConnectionClosedError,
@@ -73,4 +74,5 @@ __all__ = [
     "TokenRefreshError",
     "UserAssignedId",
     "__version__",
+    "new_entra_transport",
 ]

@@ -123,6 +123,11 @@ class TokenRefreshConfig:
     - ``refresh_jitter``: in [0, 1]; the scheduled refresh is pulled earlier by a random part of
       up to this fraction of the time between the earliest allowed refresh and the scheduled one,
       so that a fleet of clients does not hit the identity provider at the same instant.
+    - ``permanent_error_retry_interval``: after a permanent error (one a provider classifies as
+      such: a wrong client secret, an unknown client or tenant, a token without ``oid``), the
+      error is published at once and the request is retried only this often (> 0 seconds,
+      default 300), jittered by ``retry_config.jitter_percentage``; transient errors stay on the
+      back-off policy. With ``keep_retrying=False`` a permanent error stops the refresher at once.
     """
 
     expiration_refresh_ratio: float
@@ -132,6 +137,7 @@ class TokenRefreshConfig:
     request_timeout: float
     keep_retrying: bool
     refresh_jitter: float
+    permanent_error_retry_interval: float
 
     def __init__(
         self,
@@ -142,6 +148,7 @@ class TokenRefreshConfig:
         request_timeout: float | timedelta = 30.0,
         keep_retrying: bool = True,
         refresh_jitter: float = 0.1,
+        permanent_error_retry_interval: float | timedelta = 300.0,
     ) -> None:
         ratio = _fraction(expiration_refresh_ratio, "expiration_refresh_ratio", low_open=True)
         if retry_config is None:
@@ -168,4 +175,9 @@ class TokenRefreshConfig:
         object.__setattr__(self, "keep_retrying", keep_retrying)
         object.__setattr__(
             self, "refresh_jitter", _fraction(refresh_jitter, "refresh_jitter", low_open=False)
+        )
+        object.__setattr__(
+            self,
+            "permanent_error_retry_interval",
+            _positive(permanent_error_retry_interval, "permanent_error_retry_interval"),
         )

@@ -34,15 +34,17 @@ from .._credentials import Credentials
 from .._errors import TokenRefreshError
 from ._broadcast import CredentialsBroadcast
 from ._config import RetryConfig, TokenRefreshConfig
-from ._schedule import next_retry_delay, refresh_time
+from ._schedule import next_retry_delay, refresh_time, sleep_time
 
 __all__ = ["AccessToken", "RefreshStats", "TokenCredentialsProvider"]
 
 logger = logging.getLogger("anyredis_auth.auth")
 
 # Sleep at most this long at once, then look at the wall clock again: a suspended laptop or a
-# clock step must not make us sleep past a token's refresh time.
-_MAX_SLEEP = 60.0
+# clock step must not make us sleep past a token's refresh time (or its expiry) for long. A look
+# is one clock read, so a few seconds cost nothing. `current_credentials` does not wait for it:
+# it sees an expired token by itself and asks for a fresh one at once.
+_MAX_SLEEP = 5.0
 # Longest error text kept in stats, logs and TokenRefreshError messages.
 _MAX_ERROR_TEXT = 300
 _REDACTED = "<redacted>"
@@ -93,6 +95,29 @@ def _when(epoch: float | None) -> str:
         return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="seconds")
     except (OverflowError, OSError, ValueError):
         return repr(epoch)
+
+
+def _check_time(value: object, name: str) -> None:
+    """Refuse a token time that is not a finite number of epoch seconds (NaN, +/-inf, junk).
+
+    Such a time would make every schedule computed from it meaningless (a NaN deadline is never
+    reached, an infinite one never ends), so the token counts as a failed attempt instead.
+    """
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(
+            f"the identity provider returned a token whose {name} is not a number of seconds "
+            f"({type(value).__name__})"
+        )
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        finite = False
+    if not finite:
+        raise ValueError(
+            f"the identity provider returned a token whose {name} is not a finite time: {value!r}"
+        )
 
 
 class TokenCredentialsProvider(ABC):
@@ -161,6 +186,49 @@ class TokenCredentialsProvider(ABC):
         An exception here counts as a failed attempt.
         """
         return Credentials(None, token.token)
+
+    def _is_permanent_error(self, exc: Exception) -> bool:
+        """Whether a failed attempt cannot succeed on a soon retry (default: never).
+
+        A permanent error is published to every subscriber at once (saying it is permanent) and
+        retried only every ``permanent_error_retry_interval``, not on the back-off policy.
+        """
+        return False
+
+    def _refresh_time_for(self, token: AccessToken, now: float) -> float | None:
+        """When to refresh ``token`` that arrived at ``now`` (default: `refresh_time`)."""
+        return refresh_time(now, token.expires_on, token.refresh_on, self._config, self._fraction())
+
+    def _on_permanent_failure(self, exc: Exception, description: str) -> None:
+        stats = self._stats
+        interval = self._config.permanent_error_retry_interval
+        now = self._clock()
+        error = TokenRefreshError(
+            f"token refresh failed with a permanent error (retrying soon cannot help): "
+            f"{description}"
+        )
+        error.__cause__ = exc
+        if not self._config.keep_retrying:
+            self._stopped = error
+            self._retry_at = None
+            stats.next_refresh_at = None
+            logger.error(
+                "token refresh failed with a permanent error: %s; refreshing stopped for good "
+                "(keep_retrying=False)",
+                description,
+            )
+        else:
+            spread = self._config.retry_config.jitter_percentage * (2.0 * self._fraction() - 1.0)
+            delay = max(interval * (1.0 + spread), 0.0)
+            self._retry_at = now + delay
+            stats.next_refresh_at = self._retry_at
+            logger.error(
+                "token refresh failed with a permanent error: %s; next try in %.3f s "
+                "(permanent_error_retry_interval)",
+                description,
+                delay,
+            )
+        self._broadcast.publish(error)
 
     # ----------------------------------------------------------------- public surface
 
@@ -231,12 +299,20 @@ class TokenCredentialsProvider(ABC):
             self._wake_runner()
 
     def subscribe(self) -> MemoryObjectReceiveStream[Credentials | TokenRefreshError]:
-        """A new stream: the current credentials (if still valid), then every new item."""
-        return self._broadcast.subscribe(replay_current=self._valid_credentials() is not None)
+        """A new stream: the current credentials (if still valid), then every new item.
+
+        When the current token has expired by the wall clock, a new one is requested at once.
+        """
+        valid = self._valid_credentials() is not None
+        if not valid:
+            self._refresh_if_expired()
+        return self._broadcast.subscribe(replay_current=valid)
 
     async def current_credentials(self) -> Credentials:
         """Valid credentials now, waiting for the first token if there is none yet.
 
+        When the current token has expired by the wall clock (a clock step, a suspended machine)
+        before the refresher noticed, a new one is requested at once and awaited.
         Raises `TokenRefreshError` when there is no valid token and the latest round of attempts
         failed (or the refresher stopped for good). Waits for ever if nothing runs the refresher.
         """
@@ -250,6 +326,7 @@ class TokenCredentialsProvider(ABC):
             error = self._broadcast.error
             if error is not None:
                 raise error.with_traceback(None)
+            self._refresh_if_expired()
             await self._broadcast.wait_published(version)
 
     async def run(
@@ -320,6 +397,25 @@ class TokenCredentialsProvider(ABC):
             return None
         return self._credentials
 
+    def _refresh_if_expired(self) -> None:
+        """The current token expired by the wall clock before the refresher saw it (it sleeps on
+        the monotonic clock): make the next request due now and wake the refresher.
+
+        A failing round keeps its backoff, and a stopped refresher stays stopped.
+        """
+        token = self._token
+        if token is None or token.expires_on is None:
+            return
+        if self._retry_at is not None or self._stopped is not None:
+            return
+        now = self._clock()
+        if token.expires_on > now:
+            return
+        if self._refresh_at is None or self._refresh_at > now:
+            self._refresh_at = now
+            self._stats.next_refresh_at = now
+        self._wake_runner()
+
     def _wake_runner(self) -> None:
         if self._wake is not None:
             self._wake.set()
@@ -343,11 +439,11 @@ class TokenCredentialsProvider(ABC):
             if due is not None and due <= self._clock():
                 await self._attempt()
                 continue
-            delay = math.inf if due is None else due - self._clock()
+            delay = sleep_time(self._clock(), due, _MAX_SLEEP)
             event = anyio.Event()
             self._wake = event
             try:
-                with anyio.move_on_after(min(delay, _MAX_SLEEP)):
+                with anyio.move_on_after(delay):
                     await event.wait()
             finally:
                 if self._wake is event:
@@ -366,6 +462,8 @@ class TokenCredentialsProvider(ABC):
             if not isinstance(token.token, str) or not token.token:
                 raise ValueError("the identity provider returned an empty token")
             self._secrets.append(token.token)
+            _check_time(token.expires_on, "expires_on")
+            _check_time(token.refresh_on, "refresh_on")
             now = self._clock()
             if token.expires_on is not None and token.expires_on <= now:
                 raise ValueError(
@@ -373,6 +471,12 @@ class TokenCredentialsProvider(ABC):
                     f"{_when(token.expires_on)}"
                 )
             credentials = self._credentials_for(token)
+            if not isinstance(credentials, Credentials):
+                raise TypeError(
+                    f"_credentials_for returned {type(credentials).__name__}, not Credentials"
+                )
+            # The expiry travels with the credentials (set here, for every subclass).
+            credentials = replace(credentials, expires_on=token.expires_on)
         except Exception as exc:
             self._on_failure(exc)
         else:
@@ -403,6 +507,9 @@ class TokenCredentialsProvider(ABC):
         stats.consecutive_failures = failures
         description = self._describe(exc)
         stats.last_error = description
+        if self._is_permanent_error(exc):
+            self._on_permanent_failure(exc, description)
+            return
         max_attempts = self._config.retry_config.max_attempts
         delay = next_retry_delay(failures, self._config, self._fraction())
         now = self._clock()
@@ -460,9 +567,7 @@ class TokenCredentialsProvider(ABC):
         self._retry_at = None
         self._token = token
         self._credentials = credentials
-        self._refresh_at = refresh_time(
-            now, token.expires_on, token.refresh_on, self._config, self._fraction()
-        )
+        self._refresh_at = self._refresh_time_for(token, now)
         stats = self._stats
         stats.refreshes += 1
         stats.consecutive_failures = 0
@@ -479,5 +584,12 @@ class TokenCredentialsProvider(ABC):
             lifetime,
             _when(self._refresh_at),
         )
-        if credentials != previous or self._broadcast.error is not None:
+        # Equality ignores the expiry: the same token with a later expiry is published too, so
+        # that subscribers learn it (a connection ends blocking waits by it).
+        if (
+            previous is None
+            or credentials != previous
+            or credentials.expires_on != previous.expires_on
+            or self._broadcast.error is not None
+        ):
             self._broadcast.publish(credentials)

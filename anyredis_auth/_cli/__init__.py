@@ -19,15 +19,30 @@ from ._flows import add_flow_arguments
 __all__ = ["main"]
 
 
+def _global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """``--debug`` and ``--backend``: accepted before and after the sub-command. A sub-command's
+    copy has no default (SUPPRESS), so it never overrides one given before the sub-command."""
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        default=False if top else argparse.SUPPRESS,
+        help="show tracebacks on errors",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=["asyncio", "trio"],
+        default="asyncio" if top else argparse.SUPPRESS,
+        help="the event loop to run on (default asyncio)",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="anyredis-auth",
-        description="Async Redis client on anyio whose connections stay authenticated.",
+        description="Async Redis client on anyio whose connections stay authenticated. "
+        "--debug and --backend go before or after the sub-command.",
     )
-    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    parser.add_argument(
-        "--backend", choices=["asyncio", "trio"], default="asyncio", help="the event loop to run on"
-    )
+    _global_options(parser, top=True)
     commands = parser.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser(
@@ -48,10 +63,18 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     token = commands.add_parser(
-        "token", help="get an Entra ID token and show its claims (never the token itself)"
+        "token",
+        help="get an Entra ID token and show its claims (the token itself only with --show-token)",
+        description="Get an Entra ID token and show its claims: oid, tenant, audience, expiry "
+        "and the Redis user name. The token itself is printed only with --show-token.",
     )
     add_flow_arguments(token, required=True)
-    token.add_argument("--show-token", action="store_true", help="print the token too")
+    token.add_argument(
+        "--show-token",
+        action="store_true",
+        help="also print the token itself (a secret: anyone who sees it can use it until it "
+        "expires)",
+    )
 
     ping = commands.add_parser("ping", help="PING a server over one connection")
     ping.add_argument("url")
@@ -61,6 +84,8 @@ def _parser() -> argparse.ArgumentParser:
     execute.add_argument("url")
     execute.add_argument("args", nargs="+", metavar="CMD [ARGS...]")
     add_flow_arguments(execute, required=False)
+    for sub in (demo, token, ping, execute):
+        _global_options(sub, top=False)
     return parser
 
 

@@ -5,9 +5,10 @@ say which extra to install (``pip install 'anyredis-auth[entra]'``) when they ar
 """
 
 from ._certificate import ClientCertificate
+from ._classify import is_permanent_error
 from ._jwt import jwt_claims, oid_from_token
 from ._options import ManagedIdentityCredentialOptions, UserAssignedId
-from ._provider import DEFAULT_SCOPE, EntraIdCredentialsProvider
+from ._provider import DEFAULT_SCOPE, EntraIdCredentialsProvider, new_transport
 
 __all__ = [
     "DEFAULT_SCOPE",
@@ -15,6 +16,8 @@ __all__ = [
     "EntraIdCredentialsProvider",
     "ManagedIdentityCredentialOptions",
     "UserAssignedId",
+    "is_permanent_error",
     "jwt_claims",
+    "new_transport",
     "oid_from_token",
 ]

@@ -10,9 +10,21 @@ adds "get one token" on top of an azure-identity credential:
 - CLI flows (``az``, ``azd``) run azure-identity's sync credentials in a worker thread;
 - a user's own credential: a sync one runs in a worker thread, an async one is awaited.
 
-Retries belong to the refresher: the credentials built here get ``retry_total=0`` unless the
-options say otherwise, and azure-identity's in-memory token cache is bypassed for them (see
-`bypass_token_cache`), so each refresh is one request on the refresher's schedule.
+Production behaviour is azure-identity's own: the credentials built here keep azure-identity's
+retry policies (IMDS retries 404/410/429/5xx with its own back-off; the refresher's
+``request_timeout`` bounds the whole request), its ``connection_verify`` choices (Service
+Fabric), and `new_default_azure_credential` is azure-identity's ``DefaultAzureCredential`` with
+every option and ``AZURE_TOKEN_CREDENTIALS`` / ``require_envvar`` as azure-identity reads them.
+
+Only public azure-identity API is used. The credentials built here are built afresh for each
+token request, on one shared transport: a new credential has no cache, so each scheduled refresh
+is exactly one token request. A credential you pass in keeps its cache: refreshes are scheduled
+when that cache renews (``refresh_on``, else expiry minus a random 4-5 minutes), and
+`request_refresh` sends a ``claims`` challenge, which makes azure-identity skip its cache.
+
+Failures are classified (see `is_permanent_error`): a permanent one (wrong secret, unknown
+client or tenant, a token without ``oid``) is published at once and retried only every
+``TokenRefreshConfig.permanent_error_retry_interval``; transient ones follow the back-off.
 
 Pointing at another cloud or a private authority: pass ``authority=`` (a host such as
 ``"login.microsoftonline.us"``, `azure.identity.AzureAuthorityHosts`, or an ``https://`` URL) in
@@ -40,9 +52,16 @@ from .._auth._config import TokenRefreshConfig
 from .._auth._refresher import AccessToken, TokenCredentialsProvider
 from .._credentials import Credentials
 from ._certificate import ClientCertificate
+from ._classify import is_permanent_error
 from ._jwt import oid_from_token
 from ._options import ManagedIdentityCredentialOptions
-from ._sources import ChainSource, CredentialSource, Source, bypass_token_cache
+from ._sources import (
+    ChainSource,
+    CredentialSource,
+    FreshSource,
+    Source,
+    SyncCredentialAdapter,
+)
 
 __all__ = ["DEFAULT_SCOPE", "EntraIdCredentialsProvider"]
 
@@ -101,15 +120,88 @@ def _options(options: Mapping[str, Any] | None) -> dict[str, Any]:
     return dict(options)
 
 
-def _http_options(options: dict[str, Any]) -> dict[str, Any]:
-    """Credential keyword arguments with our transport (unless one was given) and no retries."""
+def new_transport(**options: Any) -> Any:
+    """azure-core's async HTTP transport on httpx, for ``azure.identity.aio`` credentials on
+    asyncio and trio alike (their default, aiohttp, is asyncio-only and an extra dependency).
+
+    Options: ``connection_verify`` (bool, CA bundle path or `ssl.SSLContext`),
+    ``connection_cert``, ``connection_timeout``, ``read_timeout`` (seconds, default 300),
+    ``use_env_settings`` (proxies from the environment, default True). Pass the result as
+    ``transport=`` to a credential, then hand the credential to
+    `EntraIdCredentialsProvider.new_with_credential`; close the credential (which closes the
+    transport) when you are done with it::
+
+        from azure.identity.aio import ClientSecretCredential
+        credential = ClientSecretCredential(tenant, client, secret, transport=new_transport())
+        provider = EntraIdCredentialsProvider.new_with_credential(credential)
+    """
+    _require_entra()
     from ._transport import HttpxTransport
 
+    return HttpxTransport(**options)
+
+
+def _http_options(options: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    """Credential keyword arguments on a shared transport (ours unless one was given), and that
+    transport (the provider closes it when its last runner ends)."""
+    from ._transport import HttpxTransport, SharedTransport
+
     transport_options = {key: options.pop(key) for key in _TRANSPORT_OPTIONS if key in options}
-    if options.get("transport") is None:
-        options["transport"] = HttpxTransport(**transport_options)
-    options.setdefault("retry_total", 0)
-    return options
+    transport = options.get("transport")
+    if transport is None:
+        transport = HttpxTransport(**transport_options)
+    # One transport for every credential the provider builds (each is closed after its
+    # request); the provider closes the transport itself, as a credential closes its own.
+    options["transport"] = SharedTransport(transport)
+    return options, transport
+
+
+def _fresh(factory: Callable[[], Any], name: str, owned_transport: Any) -> FreshSource:
+    """A source that builds a new credential per request; the first one is built now, so that
+    invalid arguments fail in the constructor."""
+    first = [factory()]
+
+    def build() -> Any:
+        return first.pop() if first else factory()
+
+    return FreshSource(build, name=name, transport=owned_transport)
+
+
+_CLI_KINDS = {
+    "AzureCliCredential": "AzureCliCredential",
+    "AzureDeveloperCliCredential": "AzureDeveloperCliCredential",
+    "AzurePowerShellCredential": "AzurePowerShellCredential",
+}
+
+
+def _default_credential(kwargs: Mapping[str, Any]) -> Any:
+    """azure-identity's aio ``DefaultAzureCredential`` built from ``kwargs`` exactly, with its
+    CLI members (asyncio subprocesses: not on trio) swapped for the sync ones in a thread."""
+    import azure.identity
+    import azure.identity.aio
+
+    process_timeout = kwargs.get("process_timeout", 10)
+    # DefaultAzureCredential sets azure-identity's "within DAC" context variable in its
+    # constructor; build it in a copy of the context so that it does not leak to the caller.
+    credential = contextvars.copy_context().run(
+        lambda: azure.identity.aio.DefaultAzureCredential(**kwargs)
+    )
+    members: list[Any] = []
+    for member in credential.credentials:
+        name = type(member).__name__
+        aio_kind = getattr(azure.identity.aio, name, None)
+        if name in _CLI_KINDS and aio_kind is not None and isinstance(member, aio_kind):
+            sync_kind = getattr(azure.identity, name)
+            members.append(
+                SyncCredentialAdapter(
+                    sync_kind(process_timeout=process_timeout),
+                    expiry_from_token=name != "AzurePowerShellCredential",
+                )
+            )
+        else:
+            members.append(member)
+    credential.credentials = tuple(members)
+    return credential
 
 
 class EntraIdCredentialsProvider(TokenCredentialsProvider):
@@ -151,6 +243,7 @@ class EntraIdCredentialsProvider(TokenCredentialsProvider):
         self._scopes = _check_scopes(scopes)
         self._username_rule = username_from_token
         self._runs = 0
+        self._force = False  # the next request must not be answered from a credential's cache
 
     def __repr__(self) -> str:
         return (
@@ -169,10 +262,47 @@ class EntraIdCredentialsProvider(TokenCredentialsProvider):
             return f"{self._source.name}: {self._source.chosen.name}"
         return self._source.name
 
+    def request_refresh(self) -> None:
+        """Ask for a new token soon (see `TokenCredentialsProvider.request_refresh`).
+
+        The next request is never answered from a credential's cache: a credential built by
+        this provider is new for each request anyway; a credential you passed in is asked with
+        a ``claims`` challenge (``TokenRequestOptions``), which azure-identity's credentials
+        answer with a new token.
+        """
+        self._force = True
+        super().request_refresh()
+
     # ------------------------------------------------------------------ the refresher hooks
 
     async def _fetch_token(self) -> AccessToken:
-        return await self._source.fetch(self._scopes)
+        force, self._force = self._force, False
+        try:
+            return await self._source.fetch(self._scopes, force=force)
+        except BaseException:
+            self._force = self._force or force
+            raise
+
+    def _is_permanent_error(self, exc: Exception) -> bool:
+        return is_permanent_error(exc)
+
+    def _refresh_time_for(self, token: AccessToken, now: float) -> float | None:
+        """For a credential with its own cache (one you passed in): when that cache hands out a
+        new token, i.e. at ``refresh_on``, else at expiry minus a random 4-5 minutes (azure-
+        identity renews within 5 minutes of expiry). A token too short-lived for that (or one
+        without expiry) follows the usual schedule."""
+        scheduled = super()._refresh_time_for(token, now)
+        if not self._source.cached or token.expires_on is None or scheduled is None:
+            return scheduled
+        if token.refresh_on is not None and now < token.refresh_on < token.expires_on:
+            candidate = token.refresh_on
+        else:
+            fraction = self._fraction()
+            candidate = token.expires_on - (240.0 + 60.0 * fraction)
+        floor = now + min(self.refresh_config.min_refresh_interval, (token.expires_on - now) / 2)
+        if candidate <= floor:
+            return scheduled
+        return candidate
 
     def username_for_token(self, token: str) -> str:
         """The Redis username for ``token``: its ``oid`` claim unless ``username_from_token``."""
@@ -264,11 +394,12 @@ class EntraIdCredentialsProvider(TokenCredentialsProvider):
         _require_entra()
         from azure.identity.aio import ClientSecretCredential
 
-        credential = ClientSecretCredential(
-            tenant_id, client_id, client_secret, **_http_options(_options(options))
+        kwargs, transport = _http_options(_options(options))
+        source = _fresh(
+            lambda: ClientSecretCredential(tenant_id, client_id, client_secret, **kwargs),
+            "ClientSecretCredential",
+            transport,
         )
-        bypass_token_cache(credential)
-        source = CredentialSource(credential, name="ClientSecretCredential", owned=True)
         return cls._build(source, scopes, refresh_config, username_from_token)
 
     # -- client certificate
@@ -318,14 +449,13 @@ class EntraIdCredentialsProvider(TokenCredentialsProvider):
         _require_entra()
         from azure.identity.aio import CertificateCredential
 
-        credential = CertificateCredential(
-            tenant_id,
-            client_id,
-            certificate_data=certificate.pem_bytes(),
-            **_http_options(_options(options)),
+        pem = certificate.pem_bytes()
+        kwargs, transport = _http_options(_options(options))
+        source = _fresh(
+            lambda: CertificateCredential(tenant_id, client_id, certificate_data=pem, **kwargs),
+            "CertificateCredential",
+            transport,
         )
-        bypass_token_cache(credential)
-        source = CredentialSource(credential, name="CertificateCredential", owned=True)
         return cls._build(source, scopes, refresh_config, username_from_token)
 
     # -- managed identity
@@ -443,12 +573,12 @@ class EntraIdCredentialsProvider(TokenCredentialsProvider):
         _require_entra()
         from azure.identity.aio import ManagedIdentityCredential
 
-        kwargs = _http_options(dict(options.credential_options))
+        kwargs, transport = _http_options(dict(options.credential_options))
         if options.user_assigned_id is not None:
             kwargs.update(options.user_assigned_id.credential_kwargs())
-        credential = ManagedIdentityCredential(**kwargs)
-        bypass_token_cache(credential)
-        source = CredentialSource(credential, name="ManagedIdentityCredential", owned=True)
+        source = _fresh(
+            lambda: ManagedIdentityCredential(**kwargs), "ManagedIdentityCredential", transport
+        )
         return cls._build(source, scopes, refresh_config, username_from_token)
 
     # -- developer tools
@@ -495,9 +625,13 @@ class EntraIdCredentialsProvider(TokenCredentialsProvider):
         username_from_token: UsernameRule | None = None,
         **options: Any,
     ) -> EntraIdCredentialsProvider:
-        """Like azure-identity's ``DefaultAzureCredential``: environment, workload identity,
-        managed identity (on our transport), then Azure CLI and Azure Developer CLI (sync, in a
-        worker thread). Options go to ``DefaultAzureCredential`` (``exclude_*_credential``...)."""
+        """azure-identity's ``DefaultAzureCredential`` (its ``azure.identity.aio`` class, on our
+        transport): every option it takes (any combination of ``exclude_*_credential``,
+        ``managed_identity_client_id``, ``process_timeout``, ``require_envvar``...), and the
+        ``AZURE_TOKEN_CREDENTIALS`` environment variable (``prod``, ``dev`` or one credential's
+        name), mean what they mean to azure-identity. Only its CLI members (Azure CLI, Azure
+        PowerShell, Azure Developer CLI) run as the sync credentials in a worker thread, since
+        the async ones need asyncio subprocesses."""
         return cls.new_default_azure_credential_with_scopes(
             None, options, refresh_config=refresh_config, username_from_token=username_from_token
         )
@@ -513,40 +647,55 @@ class EntraIdCredentialsProvider(TokenCredentialsProvider):
     ) -> EntraIdCredentialsProvider:
         """`new_default_azure_credential` with explicit ``scopes`` (None: the default);
         ``options`` go to azure-identity's ``DefaultAzureCredential`` (transport options to our
-        transport); the CLIs get ``process_timeout`` and ``additionally_allowed_tenants``."""
+        transport). A new ``DefaultAzureCredential`` is built for each token request, so each
+        request walks the chain as azure-identity's does on its first request (in a managed
+        identity chain that includes its 1 s IMDS probe, unless
+        ``AZURE_TOKEN_CREDENTIALS=ManagedIdentityCredential``)."""
         scopes = _check_scopes(scopes)
         _require_entra()
-        from azure.identity.aio import DefaultAzureCredential
+        kwargs, transport = _http_options(_options(options))
+        source = _fresh(lambda: _default_credential(kwargs), "DefaultAzureCredential", transport)
+        return cls._build(source, scopes, refresh_config, username_from_token)
 
-        kwargs = _options(options)
-        cli_options: dict[str, Any] = {
-            key: kwargs[key]
-            for key in ("process_timeout", "additionally_allowed_tenants")
-            if key in kwargs
-        }
-        exclude_cli = bool(kwargs.pop("exclude_cli_credential", False))
-        exclude_azd = bool(kwargs.pop("exclude_developer_cli_credential", False))
-        kwargs.pop("process_timeout", None)
-        # The aio CLI and PowerShell credentials use asyncio subprocesses (not on trio): the
-        # CLIs are added below as sync credentials in a worker thread instead.
-        kwargs.update(
-            exclude_cli_credential=True,
-            exclude_developer_cli_credential=True,
-            exclude_powershell_credential=True,
+    # -- workload identity
+
+    @classmethod
+    def new_workload_identity(
+        cls,
+        *,
+        refresh_config: TokenRefreshConfig | None = None,
+        username_from_token: UsernameRule | None = None,
+        **options: Any,
+    ) -> EntraIdCredentialsProvider:
+        """AKS workload identity (``WorkloadIdentityCredential``): the federated token in
+        ``AZURE_FEDERATED_TOKEN_FILE`` is exchanged for an Entra ID token of the app
+        ``AZURE_CLIENT_ID`` in ``AZURE_TENANT_ID`` (the variables the workload identity webhook
+        sets); ``tenant_id``, ``client_id`` and ``token_file_path`` options override them. The
+        token file is read again for each request (kubelet rotates it)."""
+        return cls.new_workload_identity_with_scopes(
+            None, options, refresh_config=refresh_config, username_from_token=username_from_token
         )
-        members: list[Source] = []
-        # DefaultAzureCredential sets azure-identity's "within DAC" context variable in its
-        # constructor; build it in a copy of the context so that it does not leak to the caller.
-        http_kwargs = _http_options(kwargs)
-        credential = contextvars.copy_context().run(lambda: DefaultAzureCredential(**http_kwargs))
-        bypass_token_cache(credential)
-        members.append(
-            CredentialSource(credential, name="DefaultAzureCredential (no CLI)", owned=True)
+
+    @classmethod
+    def new_workload_identity_with_scopes(
+        cls,
+        scopes: Iterable[str] | str | None,
+        options: Mapping[str, Any] | None = None,
+        *,
+        refresh_config: TokenRefreshConfig | None = None,
+        username_from_token: UsernameRule | None = None,
+    ) -> EntraIdCredentialsProvider:
+        """`new_workload_identity` with explicit ``scopes`` (None: the default); ``options`` go
+        to azure-identity's ``WorkloadIdentityCredential`` (transport options to our
+        transport)."""
+        scopes = _check_scopes(scopes)
+        _require_entra()
+        from azure.identity.aio import WorkloadIdentityCredential
+
+        kwargs, transport = _http_options(_options(options))
+        source = _fresh(
+            lambda: WorkloadIdentityCredential(**kwargs), "WorkloadIdentityCredential", transport
         )
-        members.extend(
-            _cli_sources(cli_options, include_az=not exclude_cli, include_azd=not exclude_azd)
-        )
-        source = ChainSource(members, name="default credential")
         return cls._build(source, scopes, refresh_config, username_from_token)
 
     # -- any credential
@@ -563,7 +712,9 @@ class EntraIdCredentialsProvider(TokenCredentialsProvider):
         """Your own credential: a sync ``TokenCredential`` / ``SupportsTokenInfo`` (run in a
         worker thread) or an async ``AsyncTokenCredential`` / ``AsyncSupportsTokenInfo``
         (awaited). It is not closed by the provider, and its own caching applies."""
-        source = CredentialSource(credential, name=type(credential).__name__, owned=False)
+        source = CredentialSource(
+            credential, name=type(credential).__name__, owned=False, cached=True
+        )
         return cls._build(source, scopes, refresh_config, username_from_token)
 
     @classmethod
@@ -586,20 +737,15 @@ class EntraIdCredentialsProvider(TokenCredentialsProvider):
         )
 
 
-def _cli_sources(
-    options: Mapping[str, Any], *, include_az: bool = True, include_azd: bool = True
-) -> list[Source]:
+def _cli_sources(options: Mapping[str, Any]) -> list[Source]:
     import inspect
 
     from azure.identity import AzureCliCredential, AzureDeveloperCliCredential
 
-    tools: list[tuple[str, Any]] = []
-    if include_az:
-        tools.append(("Azure CLI", AzureCliCredential))
-    if include_azd:
-        tools.append(("Azure Developer CLI", AzureDeveloperCliCredential))
-    if not tools:
-        raise ValueError("every developer tool credential is excluded")
+    tools: list[tuple[str, Any]] = [
+        ("Azure CLI", AzureCliCredential),
+        ("Azure Developer CLI", AzureDeveloperCliCredential),
+    ]
     # Each tool gets the options it knows (``subscription`` is the Azure CLI's alone).
     accepted = {name: set(inspect.signature(kind).parameters) for name, kind in tools}
     unknown = set(options) - set().union(*accepted.values())

@@ -47,7 +47,7 @@ from azure.core.pipeline.transport import AsyncHttpResponse as LegacyAsyncHttpRe
 from azure.core.pipeline.transport import AsyncHttpTransport
 from azure.core.utils import case_insensitive_dict
 
-__all__ = ["HttpxTransport", "HttpxTransportResponse"]
+__all__ = ["HttpxTransport", "HttpxTransportResponse", "SharedTransport", "root_cause_text"]
 
 _DEFAULT_TIMEOUT = 300.0  # azure-core's ConnectionConfiguration default (connect and read)
 _BLOCK_SIZE = 4096
@@ -79,6 +79,53 @@ def _ssl_context(verify: VerifyType, cert: CertType) -> ssl.SSLContext | bool:
         else:
             context.load_cert_chain(cert[0], cert[1], password=cert[2])
     return context
+
+
+def root_cause_text(exc: BaseException) -> str:
+    """The messages along ``exc``'s cause chain, joined: the TLS or socket reason included.
+
+    On trio, httpx raises ``ConnectError`` with an empty or generic message and keeps the reason
+    (``SSLCertVerificationError``, ``ConnectionRefusedError``...) only in its causes; asyncio puts
+    it in the message. Both loops report the same text this way.
+    """
+    parts: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen and len(parts) < 8:
+        seen.add(id(current))
+        try:
+            text = str(current).strip()
+        except Exception:
+            text = ""
+        if not text:
+            text = raw = type(current).__name__
+        else:
+            raw = text
+            if isinstance(current, OSError) and type(current) is not OSError:
+                text = f"{type(current).__name__}: {text}"  # ConnectionRefusedError, SSL...
+        if not any(raw in part for part in parts):
+            parts.append(text)
+        nested = getattr(current, "exceptions", None)  # an ExceptionGroup (happy eyeballs)
+        if isinstance(nested, (tuple, list)) and nested:
+            current = nested[0]
+        else:
+            current = current.__cause__ or current.__context__
+    return ": ".join(parts)
+
+
+def _service_fabric_endpoint(url: str) -> bool:
+    """Whether ``url`` is Service Fabric's managed-identity endpoint, which azure-identity calls
+    with ``connection_verify=False`` (the endpoint's certificate is the cluster's own, checked by
+    thumbprint, ``IDENTITY_SERVER_THUMBPRINT``, not by a CA)."""
+    import os
+
+    endpoint = os.environ.get("IDENTITY_ENDPOINT")
+    return bool(
+        endpoint
+        and os.environ.get("IDENTITY_HEADER")
+        and os.environ.get("IDENTITY_SERVER_THUMBPRINT")
+        and str(url).startswith(endpoint)
+    )
 
 
 def _as_bytes(value: object) -> bytes:
@@ -317,6 +364,10 @@ class HttpxTransport(AsyncHttpTransport):  # type: ignore[type-arg]
             )
         kwargs.pop("stream", None)  # the body is always read: see the module docstring
         verify = kwargs.pop("connection_verify", self._verify)
+        if _service_fabric_endpoint(request.url):
+            # azure-identity's Service Fabric credential builds its pipeline with
+            # connection_verify=False, which a transport passed in never sees: apply it here.
+            verify = False
         cert = kwargs.pop("connection_cert", self._cert)
         connect = kwargs.pop("connection_timeout", self._connect_timeout)
         read = kwargs.pop("read_timeout", self._read_timeout)
@@ -337,11 +388,41 @@ class HttpxTransport(AsyncHttpTransport):  # type: ignore[type-arg]
             finally:
                 await response.aclose()
         except httpx.ConnectTimeout as exc:
-            raise ServiceRequestTimeoutError(str(exc) or "connect timed out", error=exc) from exc
+            raise ServiceRequestTimeoutError(
+                root_cause_text(exc) or "connect timed out", error=exc
+            ) from exc
         except (httpx.ConnectError, httpx.UnsupportedProtocol, httpx.ProxyError) as exc:
-            raise ServiceRequestError(str(exc) or type(exc).__name__, error=exc) from exc
+            raise ServiceRequestError(root_cause_text(exc), error=exc) from exc
         except httpx.TimeoutException as exc:
-            raise ServiceResponseTimeoutError(str(exc) or "read timed out", error=exc) from exc
+            raise ServiceResponseTimeoutError(
+                root_cause_text(exc) or "read timed out", error=exc
+            ) from exc
         except httpx.TransportError as exc:
-            raise ServiceResponseError(str(exc) or type(exc).__name__, error=exc) from exc
+            raise ServiceResponseError(root_cause_text(exc), error=exc) from exc
         return HttpxTransportResponse(request, response, content, self._block_size)
+
+
+class SharedTransport(AsyncHttpTransport):  # type: ignore[type-arg]
+    """A transport shared by several credentials: `close` is a no-op (the owner closes the
+    inner transport). Each short-lived credential closes its pipeline when it is closed."""
+
+    def __init__(self, inner: AsyncHttpTransport) -> None:  # type: ignore[type-arg]
+        self.inner = inner
+
+    async def __aenter__(self) -> SharedTransport:
+        return self
+
+    async def __aexit__(self, *args: Any) -> None:
+        return None
+
+    async def open(self) -> None:
+        await self.inner.open()
+
+    async def close(self) -> None:
+        return None
+
+    async def sleep(self, duration: float) -> None:
+        await anyio.sleep(duration)
+
+    async def send(self, request: Any, **kwargs: Any) -> Any:
+        return await self.inner.send(request, **kwargs)

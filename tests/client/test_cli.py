@@ -105,3 +105,37 @@ def test_ctrl_c_stops_the_demo_and_everything_it_started() -> None:
     assert err.strip().splitlines()[-1] == "interrupted"
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
     assert f"--port {port}" not in ps
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_global_options_before_or_after_the_subcommand(
+    server: ServerProcess, backend: str, where: str
+) -> None:
+    options = ["--backend", backend, "--debug"]
+    args = [*options, "ping", server.url] if where == "before" else ["ping", server.url, *options]
+    result = run_cli(*args)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == '"PONG"'
+    if backend == "trio":  # the loop really is the one asked for
+        probe = (
+            [*options, "demo", "--duration", "-1"]
+            if where == "before"
+            else ["demo", "--duration", "-1", *options]
+        )
+        shown = run_cli(*probe)
+        assert f"(backend: {backend})" in shown.stdout, shown.stderr
+
+
+def test_a_wrong_backend_after_the_subcommand_is_refused() -> None:
+    result = run_cli("demo", "--backend", "curio")
+    assert result.returncode == 2 and "invalid choice" in result.stderr
+
+
+def test_token_help_and_behaviour_agree() -> None:
+    top = run_cli("--help").stdout
+    assert "the token itself only with --show-token" in " ".join(top.split())
+    assert "never the token itself" not in top
+    help_text = " ".join(run_cli("token", "--help").stdout.split())
+    assert "printed only with --show-token" in help_text
+    assert "also print the token itself" in help_text

@@ -48,7 +48,7 @@ async def test_default_credential_from_environment(
         refresh_config=FAST, connection_verify=rig.ca_file, **NO_NETWORK
     )
     await connect_and_rotate(provider, server, rig, app.oid, key_prefix + "n")
-    assert provider.source_name == "default credential: DefaultAzureCredential (no CLI)"
+    assert provider.source_name == "DefaultAzureCredential"
 
 
 async def test_default_credential_falls_through_to_the_cli(
@@ -62,7 +62,7 @@ async def test_default_credential_falls_through_to_the_cli(
         with anyio.fail_after(10):
             credentials = await provider.current_credentials()
     assert credentials.username == rig.cli_oid
-    assert provider.source_name == "default credential: Azure Developer CLI"
+    assert provider.source_name == "DefaultAzureCredential"
 
 
 class SyncRigCredential:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import anyio
@@ -63,7 +64,9 @@ async def test_azd_expiry_is_read_right_in_utc(rig: IdentityRig, fake_cli: Path)
 
 async def test_not_logged_in_anywhere_is_a_clear_error(rig: IdentityRig, fake_cli: Path) -> None:
     rig.cli_logged_in.update(az=False, azd=False)
-    provider = EntraIdCredentialsProvider.new_developer_tools(refresh_config=FAST)
+    # "Please log in" is permanent: retried every permanent_error_retry_interval.
+    config = replace(FAST, permanent_error_retry_interval=0.2)
+    provider = EntraIdCredentialsProvider.new_developer_tools(refresh_config=config)
     async with provider:
         with anyio.fail_after(10), pytest.raises(TokenRefreshError) as caught:
             await provider.current_credentials()

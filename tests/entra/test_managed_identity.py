@@ -131,7 +131,7 @@ async def test_endpoint_errors_are_retried(rig: IdentityRig, endpoint: str) -> N
     async with provider:
         with anyio.fail_after(5):
             assert (await provider.current_credentials()).username == identity.oid
-    assert provider.stats.failures == 1
+    assert provider.stats.failures == 0  # retried by azure-identity's own policy
 
 
 def test_options_validation() -> None:

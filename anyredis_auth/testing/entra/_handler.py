@@ -92,6 +92,11 @@ class RigHandler(BaseHTTPRequestHandler):
             self.close_connection = True
         elif kind == "drop":
             self.close_connection = True
+        elif kind == "status":
+            self._json(
+                failure.status,
+                {"error": "scripted", "error_description": f"scripted HTTP {failure.status}"},
+            )
         else:  # pragma: no cover - Failure validates its kind
             raise AssertionError(kind)
         return True
@@ -139,6 +144,12 @@ class RigHandler(BaseHTTPRequestHandler):
 
             def handler() -> None:
                 self._managed_identity(query, imds=False)
+
+        elif method == "GET" and path == "/servicefabric/token":
+            route = "servicefabric"
+
+            def handler() -> None:
+                self._service_fabric(query)
 
         elif method == "GET" and path == "/cli/token":
             route = "cli"
@@ -243,6 +254,29 @@ class RigHandler(BaseHTTPRequestHandler):
         return f"{self.rig.authority}/{tenant}{_TOKEN_PATH}"
 
     # ------------------------------------------------------------------ managed identity
+
+    def _service_fabric(self, query: dict[str, str]) -> None:
+        rig = self.rig
+        if self.headers.get("Secret") != rig.identity_header:
+            self._json(401, {"error": {"code": "SecretHeaderNotFound", "message": "no Secret"}})
+            return
+        resource = query.get("resource", "")
+        identity = rig._find_managed_identity({})
+        if not resource or identity is None:
+            self._json(400, {"error": {"code": "InvalidRequest", "message": "no identity"}})
+            return
+        token, exp = rig._issue(
+            identity.oid, rig.tenant_id, resource_of(resource), identity.client_id
+        )
+        self._json(
+            200,
+            {
+                "access_token": token,
+                "expires_on": exp,
+                "resource": resource,
+                "token_type": "Bearer",
+            },
+        )
 
     def _managed_identity(self, query: dict[str, str], *, imds: bool) -> None:
         rig = self.rig

@@ -15,7 +15,8 @@ Fake ``az`` and ``azd`` executables (``rig.write_cli(folder)``) get their tokens
 Every identity has a fixed ``oid``; each issued token calls the ``on_issue(oid, token)`` hooks
 before the response leaves, so a test can add the token as a password of the ACL user ``oid``.
 Failures are scripted per route (``"token"``, ``"discovery"``, ``"imds"``, ``"appservice"``,
-``"cli"``): ``rig.fail("token", "aadsts")``. Test infrastructure: not used by the library.
+``"servicefabric"``, ``"cli"``): ``rig.fail("token", "aadsts")``, or any HTTP status with
+``rig.fail("imds", "status", status=503)``. Test infrastructure: not used by the library.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from ._tokens import TokenMinter, b64url
 
 __all__ = ["App", "Failure", "IdentityRig", "ManagedIdentity", "make_client_certificate"]
 
-FAILURE_KINDS = ("http500", "aadsts", "garbage", "no_token", "hang", "drop")
+FAILURE_KINDS = ("http500", "aadsts", "garbage", "no_token", "hang", "drop", "status")
 
 
 @dataclass
@@ -283,6 +284,16 @@ class IdentityRig:
     def imds_environment(self) -> dict[str, str]:
         """Environment variables that send ManagedIdentityCredential to the rig's IMDS."""
         return {"AZURE_POD_IDENTITY_AUTHORITY_HOST": self.mi_endpoint}
+
+    def service_fabric_environment(self) -> dict[str, str]:
+        """Environment variables that send ManagedIdentityCredential to the rig's Service Fabric
+        endpoint: HTTPS with the rig's own certificate, which azure-identity does not verify
+        (``connection_verify=False``) for Service Fabric."""
+        return {
+            "IDENTITY_ENDPOINT": f"{self.authority}/servicefabric/token",
+            "IDENTITY_HEADER": self.identity_header,
+            "IDENTITY_SERVER_THUMBPRINT": "0" * 40,
+        }
 
     def app_service_environment(self) -> dict[str, str]:
         """Environment variables that send ManagedIdentityCredential to the rig's App Service."""
