@@ -221,6 +221,13 @@ class Link:
             self.close(RedisConnectionError(f"lost the connection to {self.address}"))
         except ProtocolError as exc:
             self.close(ProtocolError(f"{exc} (from {self.address}); the connection was dropped"))
+        except Exception as exc:  # a reply we could not handle: never into the holder's group
+            self.close(
+                ProtocolError(
+                    f"could not handle a reply from {self.address} ({type(exc).__name__}); "
+                    "the connection was dropped"
+                )
+            )
 
     async def _read_replies(self) -> None:
         receive = self._stream.receive

@@ -121,7 +121,8 @@ def _parse_stream_read(
 def segment_command(plan: BlockingPlan, wait: float) -> bytes:
     """The planned command, encoded with a timeout of `wait` seconds (at least 1 ms)."""
     args = list(plan.args)
-    args[plan.index] = max(1, int(wait * 1000)) if plan.millis else f"{wait:.3f}"
+    millis = max(1, int(wait * 1000))  # 0 would mean "for ever" to the server
+    args[plan.index] = millis if plan.millis else f"{millis / 1000:.3f}"
     return encode_command(*args)
 
 

@@ -74,7 +74,7 @@ class EventSlot:
 def is_pubsub_event(reply: object) -> bool:
     """A push, or a RESP2 array whose first element names a pub/sub event."""
     if type(reply) is Push:
-        return True
+        return bool(reply)  # an empty push names nothing: a malformed reply, not an event
     if type(reply) is not list or not reply:
         return False
     first = reply[0]
@@ -123,9 +123,11 @@ class ReplyQueue:
                 return reply
         elif type(reply) is Push:
             handler = self.on_push
-            if handler is not None:
+            if handler is not None and reply:
                 handler(reply)
             return None
+        if type(reply) is Push:
+            return None  # an empty push names nothing: dropped, like any push nobody wants
         if not self.pending:
             raise ProtocolError("the server sent a reply that no command asked for")
         self.pending.popleft().set(reply)
