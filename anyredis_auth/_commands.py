@@ -16,6 +16,21 @@ from ._errors import ResponseError
 __all__ = ["Commands", "Script"]
 
 Value = bytes | str | int | float | bytearray | memoryview
+Values = Value | Iterable[Value]
+"""Keys (or arguments) where a method takes several: an iterable of them, or one on its own."""
+
+_ONE = (str, bytes, bytearray, memoryview, int, float)
+
+
+def _values(given: Values) -> list[Value]:
+    """`given` as a list: a str, bytes, bytearray, memoryview or number is ONE value.
+
+    ``blpop("queue")`` waits on the key ``queue``, as redis-py does, not on the keys ``q``,
+    ``u``, ``e``, ...: iterating a string or a bytes object would split it.
+    """
+    if isinstance(given, _ONE):
+        return [given]
+    return list(given)
 
 
 def _pairs_to_dict(reply: Any) -> dict[Any, Any]:
@@ -254,14 +269,17 @@ class Commands:
         """LLEN: the length of the list (0 when the key is missing)."""
         return int(await self.execute("LLEN", key))
 
-    async def blpop(self, keys: Iterable[Value], timeout: float = 0) -> tuple[Any, Any] | None:
-        """Wait (on a dedicated connection) for an element; None on timeout."""
-        reply = await self.execute("BLPOP", *keys, timeout)
+    async def blpop(self, keys: Values, timeout: float = 0) -> tuple[Any, Any] | None:
+        """Wait (on a dedicated connection) for an element: ``(key, element)``, None on timeout.
+
+        `keys` is one key (``"queue"``, as a str, bytes, ...) or an iterable of keys.
+        """
+        reply = await self.execute("BLPOP", *_values(keys), timeout)
         return None if reply is None else (reply[0], reply[1])
 
-    async def brpop(self, keys: Iterable[Value], timeout: float = 0) -> tuple[Any, Any] | None:
+    async def brpop(self, keys: Values, timeout: float = 0) -> tuple[Any, Any] | None:
         """Like `blpop`, from the tail: ``(key, element)``, or None on timeout."""
-        reply = await self.execute("BRPOP", *keys, timeout)
+        reply = await self.execute("BRPOP", *_values(keys), timeout)
         return None if reply is None else (reply[0], reply[1])
 
     # -- sets ----------------------------------------------------------------------------------
@@ -334,19 +352,18 @@ class Commands:
 
     # -- scripting -----------------------------------------------------------------------------
 
-    async def eval(
-        self, script: Value, keys: Iterable[Value] = (), args: Iterable[Value] = ()
-    ) -> Any:
-        """EVAL `script` with `keys` and `args`: the script's reply, as is."""
-        keys = list(keys)
-        return await self.execute("EVAL", script, len(keys), *keys, *args)
+    async def eval(self, script: Value, keys: Values = (), args: Values = ()) -> Any:
+        """EVAL `script` with `keys` and `args`: the script's reply, as is.
 
-    async def evalsha(
-        self, sha: str, keys: Iterable[Value] = (), args: Iterable[Value] = ()
-    ) -> Any:
+        `keys` and `args` are each an iterable, or one value on its own (a str is one key).
+        """
+        key_list = _values(keys)
+        return await self.execute("EVAL", script, len(key_list), *key_list, *_values(args))
+
+    async def evalsha(self, sha: str, keys: Values = (), args: Values = ()) -> Any:
         """EVALSHA: run the cached script with this SHA1 (NOSCRIPT `ResponseError` if absent)."""
-        keys = list(keys)
-        return await self.execute("EVALSHA", sha, len(keys), *keys, *args)
+        key_list = _values(keys)
+        return await self.execute("EVALSHA", sha, len(key_list), *key_list, *_values(args))
 
     async def script_load(self, script: Value) -> Any:
         """SCRIPT LOAD into the server's script cache: the SHA1 of the script, as sent back."""
@@ -365,12 +382,13 @@ class Script:
         self.script = script.encode() if isinstance(script, str) else script
         self.sha = hashlib.sha1(self.script).hexdigest()
 
-    async def __call__(self, keys: Iterable[Value] = (), args: Iterable[Value] = ()) -> Any:
-        keys, args = list(keys), list(args)
+    async def __call__(self, keys: Values = (), args: Values = ()) -> Any:
+        """Run the script with `keys` and `args` (each an iterable, or one value on its own)."""
+        key_list, arg_list = _values(keys), _values(args)
         try:
-            return await self._commands.evalsha(self.sha, keys, args)
+            return await self._commands.evalsha(self.sha, key_list, arg_list)
         except ResponseError as exc:
             if exc.code != "NOSCRIPT":
                 raise
         # EVAL both runs the script and caches it, so the next call's EVALSHA finds it.
-        return await self._commands.eval(self.script, keys, args)
+        return await self._commands.eval(self.script, key_list, arg_list)

@@ -18,12 +18,18 @@ import pytest
 import anyredis_auth
 import anyredis_auth.protocol
 import anyredis_auth.testing
+import anyredis_auth.testing.entra
+import anyredis_auth.testing.servers
+import anyredis_auth.testing.tokens
 from anyredis_auth._commands import Commands
 
 PUBLIC_MODULES: tuple[ModuleType, ...] = (
     anyredis_auth,
     anyredis_auth.protocol,
     anyredis_auth.testing,
+    anyredis_auth.testing.servers,
+    anyredis_auth.testing.tokens,
+    anyredis_auth.testing.entra,
 )
 
 
@@ -31,8 +37,11 @@ def _ours(obj: object) -> bool:
     return str(getattr(obj, "__module__", "") or "").startswith("anyredis_auth")
 
 
-def _public_objects() -> Iterator[tuple[str, Any]]:
-    for module in PUBLIC_MODULES:
+def _public_objects(
+    modules: tuple[ModuleType, ...] = PUBLIC_MODULES,
+) -> Iterator[tuple[str, Any]]:
+    for module in modules:
+        assert (module.__doc__ or "").strip(), f"{module.__name__} has no docstring"
         for name in module.__all__:
             yield f"{module.__name__}.{name}", getattr(module, name)
 
@@ -58,12 +67,12 @@ def _unwrap(member: object) -> object | None:
     return None
 
 
-def _undocumented() -> list[str]:
+def _undocumented(modules: tuple[ModuleType, ...] = PUBLIC_MODULES) -> list[str]:
     """Qualified names of undocumented public objects; a member is named where it is defined
     (once, however many public classes inherit it), followed by one public way to reach it."""
     missing: set[str] = set()
     members: dict[str, str] = {}
-    for public_name, obj in _public_objects():
+    for public_name, obj in _public_objects(modules):
         if not (inspect.isclass(obj) or inspect.isfunction(obj)) or not _ours(obj):
             continue  # constants, type aliases, ``__version__``
         if inspect.isclass(obj):

@@ -58,10 +58,15 @@ _ORDINARY_LIMIT = 1024
 def classify(args: tuple[object, ...]) -> str | None:
     """None for an ordinary command, `BLOCKING`, or the reason the command is refused."""
     given = args[0]
+    kind = type(given)
+    if kind is not str and kind is not bytes and isinstance(given, (bytearray, memoryview)):
+        # A bytearray cannot be hashed, nor can a writable memoryview (ValueError): classify
+        # (and remember) the name by its bytes.
+        given = bytes(given)
     try:
         if given in _ORDINARY:
             return None
-    except TypeError:  # unhashable (bytearray): classify the slow way
+    except TypeError:  # another unhashable type: classify the slow way (the encoder refuses it)
         pass
     name = command_name(given)
     if name in _BLOCKING_NAMES:

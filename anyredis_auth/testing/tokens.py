@@ -1,9 +1,31 @@
-"""A local token issuer for the demo: short-lived tokens enforced by a real server.
+"""Short-lived tokens enforced by a real server, offline: `LocalTokenIssuer`.
 
-Each token is a random secret for a new ACL user (its "oid"); when the token expires the user is
-deleted and the server drops every connection still logged in with it, as Azure Cache for Redis
-closes connections whose token expired. A client that failed to re-authenticate in time would
-see errors.
+`LocalTokenIssuer` is a credentials provider (a `TokenCredentialsProvider`, like the Entra ID
+one) whose tokens live for as long as you say: seconds rather than an hour. Each token is a
+random secret for a new ACL user (its "oid") on a local server of `anyredis_auth.testing.servers`;
+while `LocalTokenIssuer.enforce_expiry` runs, each token's user is deleted when the token expires
+and the server drops every connection still logged in with it, as Azure Cache for Redis closes
+connections whose token expired. Code that failed to re-authenticate in time sees errors.
+
+So a test of your own can check, in seconds and without a cloud account, that your service
+keeps working across many token rotations: give the issuer to the `Client`, run your code for a
+few lifetimes, and look at `LocalTokenIssuer.expired` (users deleted) and your own results::
+
+    import anyio
+    from anyredis_auth import Client
+    from anyredis_auth.testing.tokens import LocalTokenIssuer
+
+    async def test_counter_survives_rotations(redis_server):  # a ServerProcess fixture
+        issuer = LocalTokenIssuer(redis_server, lifetime=2.0)  # refreshed 2/3 of the way
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(issuer.enforce_expiry)
+            async with Client.open_with_credentials_provider(redis_server.url, issuer) as client:
+                con = await client.get_multiplexed_async_connection()
+                for _ in range(50):  # 5 s: two or three rotations
+                    await con.incr("n")
+                    await anyio.sleep(0.1)
+            tasks.cancel_scope.cancel()
+        assert issuer.expired >= 2  # users were deleted under the running client
 """
 
 from __future__ import annotations
@@ -21,6 +43,14 @@ __all__ = ["LocalTokenIssuer"]
 
 
 class LocalTokenIssuer(TokenCredentialsProvider):
+    """A `TokenCredentialsProvider` whose tokens are ACL users of `server` living `lifetime` s.
+
+    Each token is fetched (the user created) a third of its lifetime before the previous one
+    expires, and no more often than once a second (or a quarter of the lifetime). Run
+    `enforce_expiry` beside the client to delete each token's user when it expires; `expired`
+    counts them. `close` does nothing: the server belongs to the caller.
+    """
+
     def __init__(self, server: ServerProcess, lifetime: float) -> None:
         super().__init__(
             TokenRefreshConfig(
@@ -35,6 +65,7 @@ class LocalTokenIssuer(TokenCredentialsProvider):
 
     @property
     def provider(self) -> LocalTokenIssuer:
+        """The issuer itself (it is its own credentials provider)."""
         return self
 
     def close(self) -> None:

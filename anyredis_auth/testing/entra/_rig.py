@@ -53,6 +53,14 @@ FAILURE_KINDS = ("http500", "aadsts", "garbage", "no_token", "hang", "drop", "st
 
 @dataclass
 class Failure:
+    """A fault the rig injects into its next answers: one of `FAILURE_KINDS`.
+
+    ``http500`` (a server error), ``aadsts`` (an Entra error body with ``code`` and
+    ``description``), ``garbage`` (not JSON), ``no_token`` (JSON without a token), ``hang``
+    (no answer for ``seconds``), ``drop`` (the connection is closed), ``status`` (an empty answer
+    with ``status``).
+    """
+
     kind: str
     status: int = 400
     code: int = 90002
@@ -220,11 +228,13 @@ class IdentityRig:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> IdentityRig:
+        """Start the managed-identity endpoint and the HTTPS authority; returns the rig."""
         self._mi = self._serve(0, None)
         self.start_authority()
         return self
 
     def close(self) -> None:
+        """Stop every endpoint and release requests held by a ``hang`` failure."""
         self._released.set()
         self.stop_authority()
         if self._mi is not None:
@@ -269,6 +279,7 @@ class IdentityRig:
 
     @property
     def authority_host(self) -> str:
+        """``host:port`` of the HTTPS authority (azure-identity's ``authority``)."""
         return f"127.0.0.1:{self._authority_port}"
 
     @property
@@ -278,6 +289,7 @@ class IdentityRig:
 
     @property
     def mi_endpoint(self) -> str:
+        """The URL of the local managed-identity endpoint."""
         assert self._mi is not None, "the rig is not started"
         return f"http://127.0.0.1:{self._mi.server_address[1]}"
 
@@ -348,6 +360,7 @@ class IdentityRig:
     def add_managed_identity(
         self, *, system: bool = False, oid: str | None = None
     ) -> ManagedIdentity:
+        """A new managed identity the endpoint answers for (the system one with ``system``)."""
         client_id = str(uuid.uuid4())
         identity = ManagedIdentity(
             oid=oid or str(uuid.uuid4()),
@@ -392,6 +405,7 @@ class IdentityRig:
             queue.extend([failure] * times)
 
     def clear_failures(self) -> None:
+        """Forget every injected failure: the rig answers normally again."""
         with self._lock:
             self._failures.clear()
 
