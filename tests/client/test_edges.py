@@ -83,7 +83,6 @@ async def test_cancelled_aenter_leaves_no_cancel_scope_on_the_caller(
         # The scenario runs in a task of its own: if it corrupts the task's scope stack, the
         # damage stays there and is reported, instead of breaking the test's own task.
         deadline_before = anyio.current_effective_deadline()  # the test's own fail_after
-        baseline = anyio.current_effective_deadline()  # the test's own fail_after
         try:
             with anyio.CancelScope() as outer:
                 if how == "deadline":
