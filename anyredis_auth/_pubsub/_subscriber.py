@@ -184,6 +184,7 @@ class PubSub:
         """Close the connection and end the subscriber's tasks (idempotent)."""
         link = self._session.link
         self._shutdown(ConnectionClosedError("the subscriber was closed"))
+        self._receive.close()  # closed by its user: what is still buffered is not wanted
         with anyio.CancelScope(shield=True), anyio.move_on_after(2.0):
             if self._scope is not None:
                 await self._finished.wait()
@@ -203,6 +204,8 @@ class PubSub:
         if self._incoming is not None:
             self._incoming.close(ConnectionClosedError(str(error)))
         self._send.close()
+        if not self._started:
+            self._receive.close()  # never entered: nobody will read it
         if self._state is not None:
             self._state.release()
 
@@ -286,6 +289,7 @@ class PubSub:
         try:
             return await self._receive.receive()
         except (anyio.EndOfStream, anyio.ClosedResourceError):
+            self._receive.close()
             raise StopAsyncIteration from None
 
     async def get_message(self, timeout: float | None = None) -> Message | None:  # noqa: ASYNC109
@@ -294,6 +298,7 @@ class PubSub:
             try:
                 return await self._receive.receive()
             except (anyio.EndOfStream, anyio.ClosedResourceError):
+                self._receive.close()
                 raise self._closed_error() from None
         return None
 
