@@ -136,7 +136,13 @@ class TokenCredentialsProvider(ABC):
     then the refresher keeps trying every ``max_delay`` (publishing an error item for each
     failure) until a request succeeds, or, with ``keep_retrying=False``, stops for good. A failure
     never withdraws a token that is still valid: `current_credentials` returns it until it expires.
-    A token that has already expired when it arrives is treated as a failed attempt.
+    A token that has already expired when it arrives, or whose ``expires_on`` / ``refresh_on`` is
+    not a finite time (NaN, infinity), is treated as a failed attempt.
+
+    The credentials published carry the token's expiry (`Credentials.expires_on`), set here for
+    every subclass. If the wall clock passes the current token's expiry before the refresher
+    looked (it sleeps on the monotonic clock, at most a few seconds at once),
+    `current_credentials` and `subscribe` request a fresh token at once.
     """
 
     def __init__(

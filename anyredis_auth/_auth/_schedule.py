@@ -35,6 +35,10 @@ delay is ``delay(n) * (1 + jitter_percentage * (2u - 1))``. It is never negative
 back off as above; after the ``max_attempts``-th failure the round is exhausted and the refresher
 either keeps trying every ``max_delay`` (jittered the same way: ``keep_retrying=True``) or gives
 up (``None``: the seed's behaviour).
+
+Sleeping: the refresher sleeps on the monotonic clock, but tokens expire by the wall clock, which
+may jump (a suspended machine, a clock step). So it never sleeps longer than a bound at once
+(`sleep_time`) and then looks at the wall clock again.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ import math
 
 from ._config import RetryConfig, TokenRefreshConfig
 
-__all__ = ["backoff_delay", "next_retry_delay", "refresh_time", "retry_delay"]
+__all__ = ["backoff_delay", "next_retry_delay", "refresh_time", "retry_delay", "sleep_time"]
 
 
 def _check_fraction(value: float, name: str) -> None:
@@ -123,3 +127,18 @@ def next_retry_delay(
     _check_fraction(random_fraction, "random_fraction")
     spread = retry.jitter_percentage * (2.0 * random_fraction - 1.0)
     return max(retry.max_delay * (1.0 + spread), 0.0)
+
+
+def sleep_time(now: float, due: float | None, max_sleep: float) -> float:
+    """How long the refresher may sleep before it looks at the wall clock ``now`` again.
+
+    Until ``due`` (epoch seconds; ``None``: nothing is due until asked), but never longer than
+    ``max_sleep`` and never negative. A ``due`` that is not a number (NaN) also gives
+    ``max_sleep``: a bad time can neither make the refresher spin nor sleep for ever.
+    """
+    if due is None:
+        return max_sleep
+    delay = due - now
+    if delay != delay:  # NaN
+        return max_sleep
+    return min(max(delay, 0.0), max_sleep)

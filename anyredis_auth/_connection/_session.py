@@ -308,8 +308,11 @@ class Session:
     async def reauthenticate(self, credentials: Credentials) -> None:
         """Log the live link in with `credentials`; replace it when that fails."""
         link = self.link
-        if link is None or link.closed or link.credentials == credentials:
-            return  # the next connect (or this session) already uses them
+        if link is None or link.closed:
+            return  # the next connect uses them
+        if link.credentials == credentials:
+            link.credentials = credentials  # the same secret, perhaps a later expiry
+            return
         dead = False
         try:
             reply = await self._send_credentials(link, credentials)

@@ -16,6 +16,7 @@ from anyredis_auth._auth._schedule import (
     next_retry_delay,
     refresh_time,
     retry_delay,
+    sleep_time,
 )
 
 HOUR = 3600.0
@@ -464,3 +465,25 @@ def test_next_retry_delay_policy(
         )
     else:
         assert delay is None
+
+
+# ----------------------------------------------------------------------------- sleeping
+
+
+def test_sleep_time_is_bounded_and_never_negative() -> None:
+    assert sleep_time(T0, T0 + 2.0, 5.0) == 2.0
+    assert sleep_time(T0, T0 + HOUR, 5.0) == 5.0  # looks at the wall clock again in 5 s
+    assert sleep_time(T0, T0 - 1.0, 5.0) == 0.0  # overdue: at once
+    assert sleep_time(T0, None, 5.0) == 5.0  # nothing due: still re-checks
+    assert sleep_time(T0, math.inf, 5.0) == 5.0
+    assert sleep_time(T0, -math.inf, 5.0) == 0.0
+    assert sleep_time(T0, math.nan, 5.0) == 5.0  # never a hot loop, never for ever
+
+
+@given(
+    st.floats(allow_nan=True, allow_infinity=True) | st.none(),
+    st.floats(min_value=0.01, max_value=60.0),
+)
+def test_sleep_time_stays_in_bounds(due: float | None, max_sleep: float) -> None:
+    delay = sleep_time(T0, due, max_sleep)
+    assert 0.0 <= delay <= max_sleep

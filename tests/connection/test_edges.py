@@ -11,7 +11,7 @@ import contextlib
 import secrets
 import ssl
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import anyio
 import anyio.abc
@@ -30,42 +30,16 @@ from anyredis_auth.testing.servers import free_port
 from tests._expiring_tokens import ExpiringTokens, Identities
 from tests._proxy import FaultProxy
 from tests._servers import ServerProcess, TLSFiles
-from tests._waiting import library_tasks, wait_until
+from tests._waiting import client_block, library_tasks, wait_until, within
 
 if sys.version_info < (3, 11):
     from exceptiongroup import BaseExceptionGroup  # type: ignore[import-not-found,unused-ignore]
+
 
 pytestmark = pytest.mark.anyio
 
 #: What the fake busy server answers to every command of a new connection.
 FAKE_BUSY = b"-BUSY Redis is busy running a script (the test proxy's fake server)\r\n"
-
-
-@contextlib.asynccontextmanager
-async def client_block(client: Client) -> AsyncIterator[Client]:
-    """``async with client:``, where an exception raised into the client's task group by a
-    background task fails the test with a message saying so."""
-    body_error: BaseException | None = None
-    try:
-        async with client:
-            try:
-                yield client
-            except BaseException as exc:
-                body_error = exc
-                raise
-    except BaseExceptionGroup as group:
-        if group is body_error:
-            raise
-        pytest.fail(f"a background task raised into the client's task group: {group!r}")
-
-
-@contextlib.contextmanager
-def within(seconds: float, what: str) -> Iterator[None]:
-    """Fail the test (with `what`) if the block takes longer than `seconds`: a hang fails."""
-    with anyio.move_on_after(seconds) as scope:
-        yield
-    if scope.cancelled_caught:
-        pytest.fail(f"{what}: not within {seconds:g} s")
 
 
 @contextlib.asynccontextmanager

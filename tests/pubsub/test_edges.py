@@ -8,11 +8,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 import ssl
 import sys
-from collections.abc import AsyncIterator, Iterator
 
 import anyio
 import pytest
@@ -21,39 +19,13 @@ from anyredis_auth import Client, Credentials, PubSub, ResponseError
 from anyredis_auth.testing import ManualCredentialsProvider
 from tests._proxy import FaultProxy
 from tests._servers import ServerProcess, TLSFiles
-from tests._waiting import wait_until
+from tests._waiting import client_block, wait_until, within
 
 if sys.version_info < (3, 11):
-    from exceptiongroup import BaseExceptionGroup  # type: ignore[import-not-found,unused-ignore]
+    pass  # type: ignore[import-not-found,unused-ignore]
+
 
 pytestmark = pytest.mark.anyio
-
-
-@contextlib.asynccontextmanager
-async def client_block(client: Client) -> AsyncIterator[Client]:
-    """``async with client:``, where an exception raised into the client's task group by a
-    background task fails the test with a message saying so."""
-    body_error: BaseException | None = None
-    try:
-        async with client:
-            try:
-                yield client
-            except BaseException as exc:
-                body_error = exc
-                raise
-    except BaseExceptionGroup as group:
-        if group is body_error:
-            raise
-        pytest.fail(f"a background task raised into the client's task group: {group!r}")
-
-
-@contextlib.contextmanager
-def within(seconds: float, what: str) -> Iterator[None]:
-    """Fail the test (with `what`) if the block takes longer than `seconds`: a hang fails."""
-    with anyio.move_on_after(seconds) as scope:
-        yield
-    if scope.cancelled_caught:
-        pytest.fail(f"{what}: not within {seconds:g} s")
 
 
 async def expect_message(
