@@ -42,6 +42,7 @@ from ..protocol._blocking import (
     resolve_dollars,
     segment_command,
 )
+from ..protocol._encoder import Pieces, concat
 from ..protocol._handshake import auth_command
 from ._connector import Connector
 from ._link import Link
@@ -141,7 +142,9 @@ class DedicatedPool:
             return None
         return None if credentials == link.credentials else credentials
 
-    async def _submit_logged_in(self, session: Session, link: Link, command: bytes) -> object:
+    async def _submit_logged_in(
+        self, session: Session, link: Link, command: bytes | Pieces
+    ) -> object:
         """Write `command`, with an AUTH in front when the credentials rotated; its reply.
 
         A refused AUTH asks for a fresh token and raises nothing here: the command ran as the
@@ -150,7 +153,7 @@ class DedicatedPool:
         credentials = await self._fresh_credentials(link)
         if credentials is None:
             return await link.submit(command).wait()
-        blob = encode_command(*auth_command(credentials)) + command
+        blob = concat(encode_command(*auth_command(credentials)), command)
         replies = await link.submit_batch(blob, 2).wait()
         assert isinstance(replies, list)
         auth_reply, reply = replies
@@ -166,7 +169,7 @@ class DedicatedPool:
 
     # -- blocking commands ---------------------------------------------------------------------
 
-    async def run_blocking(self, data: bytes, args: tuple[CommandArg, ...]) -> object:
+    async def run_blocking(self, data: bytes | Pieces, args: tuple[CommandArg, ...]) -> object:
         """Run one blocking command on a dedicated connection; its reply."""
         segment = self.segment_length()
         plan = plan_blocking(args) if segment is not None and args else None
@@ -220,7 +223,7 @@ class DedicatedPool:
 
     # -- transactions --------------------------------------------------------------------------
 
-    async def run_transaction(self, body: bytes, count: int) -> list[object]:
+    async def run_transaction(self, body: bytes | Pieces, count: int) -> list[object]:
         """MULTI, then (once accepted) `count` encoded commands and EXEC in one write.
 
         Returns the replies of MULTI, of each queued command and of EXEC. Raises the error
@@ -234,7 +237,7 @@ class DedicatedPool:
             if isinstance(reply, ResponseError):
                 reusable = not link.closed
                 raise type(reply)(f"MULTI was refused, nothing ran: {reply.message}")
-            replies = await link.submit_batch(body + _EXEC, count + 1).wait()
+            replies = await link.submit_batch(concat(body, _EXEC), count + 1).wait()
             assert isinstance(replies, list)
             reusable = True
             return [reply, *replies]

@@ -22,6 +22,7 @@ import anyio.abc
 from .._credentials import Credentials
 from .._errors import ConnectionClosedError, ProtocolError, RedisConnectionError
 from ..protocol import NEED_DATA, CommandArg, Parser, Push, encode_command
+from ..protocol._encoder import BIG_PAYLOAD, Pieces
 from ..protocol._slots import EventSlot, ReplyQueue
 from ._waiters import Waiter, fresh_copy, waiter_factory
 
@@ -57,7 +58,9 @@ class Link:
         factory = waiter_factory()
         self._new_waiter = factory.single
         self._new_batch = factory.batch
-        self._outbuf: list[bytes] = []
+        self._outbuf: list[bytes | Pieces] = []
+        #: Items of `_outbuf` that are `Pieces` (big payloads): the writer sends them unjoined.
+        self._pieces = 0
         self._wake = anyio.Event()
         self._error: BaseException | None = None
         self._cancel_scope: anyio.CancelScope | None = None
@@ -95,12 +98,14 @@ class Link:
 
     # -- submitting ----------------------------------------------------------------------------
 
-    def submit(self, data: bytes) -> Waiter:
+    def submit(self, data: bytes | Pieces) -> Waiter:
         """Queue one encoded command; return the slot its reply will land in."""
         if self._error is not None:
             raise fresh_copy(self._error)
         waiter = self._new_waiter()
         self._pending.append(waiter)
+        if type(data) is not bytes:
+            self._pieces += 1
         self._outbuf.append(data)
         self._wake.set()
         return waiter
@@ -134,12 +139,14 @@ class Link:
         """A reply slot for `submit_between`."""
         return self._new_waiter()
 
-    def submit_batch(self, data: bytes, count: int) -> Waiter:
+    def submit_batch(self, data: bytes | Pieces, count: int) -> Waiter:
         """Queue `count` encoded commands written as one blob; their replies fill one slot."""
         if self._error is not None:
             raise fresh_copy(self._error)
         waiter = self._new_batch(count)
         self._pending.extend([waiter] * count)
+        if type(data) is not bytes:
+            self._pieces += 1
         self._outbuf.append(data)
         self._wake.set()
         return waiter
@@ -205,9 +212,16 @@ class Link:
                 self._wake = anyio.Event()
                 if not outbuf:
                     continue
-                data = outbuf[0] if len(outbuf) == 1 else b"".join(outbuf)
+                if self._pieces:
+                    self._pieces = 0
+                    buffers = _coalesce(outbuf)
+                    outbuf.clear()
+                    for buffer in buffers:
+                        await send(buffer)  # type: ignore[arg-type]  # any buffer works
+                    continue
+                data = outbuf[0] if len(outbuf) == 1 else b"".join(outbuf)  # type: ignore[arg-type]
                 outbuf.clear()
-                await send(data)
+                await send(data)  # type: ignore[arg-type]
         except STREAM_ERRORS:
             self.close(RedisConnectionError(f"lost the connection to {self.address} while sending"))
 
@@ -252,3 +266,24 @@ class Link:
             if self._retiring and not pending:
                 self.close(ConnectionClosedError(f"connection to {self.address} was replaced"))
                 return
+
+
+def _coalesce(items: list[bytes | Pieces]) -> list[bytes | bytearray | memoryview]:
+    """The buffers to send for `items`: each big payload alone (no copy), small runs joined."""
+    buffers: list[bytes | bytearray | memoryview] = []
+    small: list[bytes | bytearray | memoryview] = []
+    for item in items:
+        parts: list[bytes | bytearray | memoryview] | Pieces = (
+            item if isinstance(item, Pieces) else [item]
+        )
+        for piece in parts:
+            if len(piece) >= BIG_PAYLOAD:
+                if small:
+                    buffers.append(b"".join(small))
+                    small.clear()
+                buffers.append(piece)
+            else:
+                small.append(piece)
+    if small:
+        buffers.append(b"".join(small))
+    return buffers

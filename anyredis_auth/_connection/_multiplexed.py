@@ -12,7 +12,8 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from .._commands import Commands
 from .._errors import ConnectionClosedError, RedisConnectionError, RedisTimeoutError, ResponseError
 from .._options import ConnectionOptions
-from ..protocol import Push, encode_command
+from ..protocol import Push
+from ..protocol._encoder import Pieces, encode_pieces
 from ..protocol._routing import BLOCKING, classify, command_name
 from ._connector import Connector
 from ._dedicated import DedicatedPool
@@ -102,7 +103,7 @@ class MultiplexedConnection(Commands):
 
     async def execute(self, *args: bytes | str | int | float | bytearray | memoryview) -> Any:
         """Run one command and return its reply; an error reply raises `ResponseError`."""
-        data = encode_command(*args)
+        data = encode_pieces(*args)
         if (kind := classify(args)) is not None:
             if kind != BLOCKING:
                 raise ValueError(
@@ -194,7 +195,7 @@ class MultiplexedConnection(Commands):
         finally:
             self._health_checks.discard(link)
 
-    async def _execute_batch(self, blob: bytes, count: int) -> list[object]:
+    async def _execute_batch(self, blob: bytes | Pieces, count: int) -> list[object]:
         session = self._session
         link = session.link
         if link is None or link.closed:
@@ -203,7 +204,7 @@ class MultiplexedConnection(Commands):
         assert isinstance(replies, list)
         return replies
 
-    async def _execute_transaction(self, body: bytes, count: int) -> list[object]:
+    async def _execute_transaction(self, body: bytes | Pieces, count: int) -> list[object]:
         if self._session.closed:
             raise self._session.closed_error()
         return await self._dedicated.run_transaction(body, count)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .._errors import ExecAbortError, ResponseError
-from ..protocol import encode_command
+from ..protocol._encoder import Pieces, concat, encode_pieces
 from ..protocol._routing import BLOCKING, classify, command_name
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ class Pipeline:
     def __init__(self, connection: MultiplexedConnection, transaction: bool = False) -> None:
         self._connection = connection
         self.transaction = transaction
-        self._encoded: list[bytes] = []
+        self._encoded: list[bytes | Pieces] = []
         self._names: list[str] = []
 
     def execute_command(
@@ -41,7 +41,7 @@ class Pipeline:
             reason = "blocking commands cannot run in a pipeline on a shared connection"
         if reason is not None:
             raise ValueError(f"{command_name(args[0])} is not allowed here: {reason}")
-        self._encoded.append(encode_command(*args))
+        self._encoded.append(encode_pieces(*args))
         self._names.append(command_name(args[0]))
         return self
 
@@ -73,12 +73,12 @@ class Pipeline:
         if not encoded:
             return []
         if not self.transaction:
-            replies = await self._connection._execute_batch(b"".join(encoded), len(encoded))
+            replies = await self._connection._execute_batch(concat(*encoded), len(encoded))
             results = replies
         else:
             # On a dedicated connection: MULTI must be accepted before the commands are sent
             # (a refused MULTI raises here and nothing ran).
-            replies = await self._connection._execute_transaction(b"".join(encoded), len(encoded))
+            replies = await self._connection._execute_transaction(concat(*encoded), len(encoded))
             results = _exec_results(replies, names)
         if raise_on_error:
             for index, reply in enumerate(results):

@@ -22,7 +22,15 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any, TypeAlias
 
-__all__ = ["CommandArg", "encode_command", "encode_commands"]
+__all__ = [
+    "BIG_PAYLOAD",
+    "CommandArg",
+    "Pieces",
+    "concat",
+    "encode_command",
+    "encode_commands",
+    "encode_pieces",
+]
 
 CommandArg: TypeAlias = bytes | str | int | float | bytearray | memoryview
 """One argument of a command."""
@@ -32,6 +40,58 @@ _CRLF = b"\r\n"
 # Preformatted headers for the common small sizes: a table lookup beats formatting.
 _BULK_HEADERS: tuple[bytes, ...] = tuple(b"$%d\r\n" % n for n in range(1024))
 _ARRAY_HEADERS: tuple[bytes, ...] = tuple(b"*%d\r\n" % n for n in range(64))
+
+
+#: A payload of at least this many bytes is sent as a buffer of its own, never copied into a join.
+BIG_PAYLOAD = 64 * 1024
+
+
+class Pieces(list[bytes | bytearray | memoryview]):
+    """Encoded commands as buffers to write in order: runs of small pieces already joined, each
+    big payload (`BIG_PAYLOAD` or more) on its own, so a 1 MiB value reaches the socket without
+    being copied into one buffer first."""
+
+    __slots__ = ()
+
+    @property
+    def nbytes(self) -> int:
+        return sum(len(piece) for piece in self)
+
+    def tobytes(self) -> bytes:
+        return b"".join(self)
+
+
+def encode_pieces(*args: CommandArg) -> bytes | Pieces:
+    """`encode_command`, except that a command with a big payload comes back as `Pieces`."""
+    parts: list[bytes | bytearray | memoryview] = []
+    if not _append_command(parts, args, "the command"):
+        return b"".join(parts)
+    pieces = Pieces()
+    small: list[bytes | bytearray | memoryview] = []
+    for part in parts:
+        if len(part) >= BIG_PAYLOAD:
+            if small:
+                pieces.append(b"".join(small))
+                small.clear()
+            pieces.append(part)
+        else:
+            small.append(part)
+    if small:
+        pieces.append(b"".join(small))
+    return pieces
+
+
+def concat(*blobs: bytes | Pieces) -> bytes | Pieces:
+    """Encoded commands one after the other: bytes when all are bytes, else `Pieces`."""
+    if all(type(blob) is bytes for blob in blobs):
+        return b"".join(blobs)  # type: ignore[arg-type]
+    pieces = Pieces()
+    for blob in blobs:
+        if isinstance(blob, Pieces):
+            pieces.extend(blob)
+        elif blob:
+            pieces.append(blob)
+    return pieces
 
 
 def encode_command(*args: CommandArg) -> bytes:
@@ -61,7 +121,9 @@ def encode_commands(commands: Iterable[Sequence[CommandArg]]) -> bytes:
 
 def _append_command(
     parts: list[bytes | bytearray | memoryview], args: Sequence[CommandArg], where: str
-) -> None:
+) -> bool:
+    """Append the pieces of one command to `parts`; whether a payload is `BIG_PAYLOAD` or more."""
+    big = False
     count = len(args)
     if count == 0:
         raise ValueError(f"{where} is empty: a command needs at least its name")
@@ -83,7 +145,12 @@ def _append_command(
             else:
                 payload = _coerce(arg)
             size = len(payload)
-            append(headers[size] if size < 1024 else b"$%d\r\n" % size)
+            if size < 1024:
+                append(headers[size])
+            else:
+                append(b"$%d\r\n" % size)
+                if size >= BIG_PAYLOAD:
+                    big = True
             append(payload)
             append(crlf)
     except _BadArgument as exc:
@@ -97,6 +164,7 @@ def _append_command(
             f"argument {position} of {where} is a str that cannot be encoded as UTF-8 "
             "(it holds a lone surrogate)"
         ) from None
+    return big
 
 
 class _BadArgument(Exception):
