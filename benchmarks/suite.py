@@ -1,10 +1,11 @@
-"""The whole benchmark of issue 7 in one command, against one local server started for the run.
+"""The benchmarks of issues 7 and 16 in one command, against one local server started for the run.
 
-    python -m benchmarks.suite            # full run (about 10 minutes on 2 cores)
-    python -m benchmarks.suite --quick    # short run (about 2 minutes), same tables
+    python -m benchmarks.suite            # full run (about 15 minutes on 2 cores)
+    python -m benchmarks.suite --quick    # short run (about 4 minutes), same tables
     python -m benchmarks.suite --json     # the results as JSON on stdout (tables on stderr)
     python -m benchmarks.suite --json results.json   # tables on stdout, JSON to the file
     python -m benchmarks.suite --only throughput parser   # some sections only
+    python -m benchmarks.suite --quick --only shapes      # the shapes of issue 16 alone
 
 Sections:
 
@@ -16,6 +17,15 @@ Sections:
   for GET. Each cell is the median of ``--repeat`` timed windows, the clients interleaved in
   each repetition; the ratios are ours[hiredis] on that row's event loop over each peer in the
   same run (peers are asyncio-only: trio rows compare with the same asyncio peers).
+* ``shapes`` (issue 16): SET and GET of a 1 MiB value from 10 tasks, in MB/s (10^6 bytes of
+  values moved per second); a pipeline of 1000 GETs from 1 task; GET from 1 and from 100
+  tasks, in commands/s. The clients, repetitions and ratios are those of ``throughput``
+  (ours on asyncio and trio with both parsers, the peers on asyncio, interleaved, medians).
+  Then GET latency at 100 tasks: each task times each of its awaits with perf_counter, p50 and
+  p99 over every command of a timed window, median over the windows, in microseconds. And the
+  loop floor (``../shared/bench/loop_floor.py``: 100 tasks each awaiting its own reply, no
+  socket), run once per repetition between the GET c=100 windows: ours' GET c=100 as a
+  fraction of it on each loop. The targets of issue 16 are printed as a table of their own.
 * ``parser``: parsing the reply bytes alone (no I/O): pure Python vs hiredis.
 * ``rotation``: a mixed workload (GET, SET, INCR, HGET, LRANGE 0 9) on 4 connections x 25
   tasks, with the local token issuer rotating every ~2 s (tokens are ACL users deleted at
@@ -25,7 +35,9 @@ Sections:
 * ``memory``: tracemalloc peak for 10,000 GETs in flight at once (the server is paused with
   ``CLIENT PAUSE`` so that they really are), minus the same 10,000 tasks waiting on nothing.
 
-Peers are optional (``pip install -e '.[bench]'``); a missing one is skipped with a note.
+Peers are optional (``pip install -e '.[bench]'``); a missing one is skipped with a note, and
+so are the ceiling sketch and the loop floor when their scripts are not found. The targets
+tables only say whether each target holds: nothing here asserts on a figure.
 """
 
 from __future__ import annotations
@@ -33,8 +45,10 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import math
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -55,10 +69,13 @@ from ._clients import PEERS, Ops, missing_peers, open_client
 
 HOST = "127.0.0.1"
 VALUE = b"v" * 16
+BIG = b"b" * 2**20  # the 1 MiB value of the shapes section
+MB = 1e6
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CEILING = ROOT.parent / "shared" / "bench" / "ceiling_sketch.py"
+DEFAULT_FLOOR = ROOT.parent / "shared" / "bench" / "loop_floor.py"
 OURS = ("ours[hiredis]", "ours[python]")
-SECTIONS = ("throughput", "parser", "rotation", "first", "reauth", "memory")
+SECTIONS = ("throughput", "shapes", "parser", "rotation", "first", "reauth", "memory")
 
 
 def log(*args: object) -> None:
@@ -238,6 +255,330 @@ def throughput_table(rows: list[dict[str, Any]]) -> str:
         )
         lines.append(line + " |")
     return "\n".join(lines)
+
+
+# == shapes (issue 16) ========================================================================
+
+
+class Shape(Workload):
+    """A workload of the shapes section.
+
+    `payload` (bytes moved per call) turns its figure into MB/s; `verify` runs once after the
+    timed window, so that a client returning the wrong thing cannot post a figure.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        concurrency: int,
+        call: Callable[[Ops], Awaitable[object]],
+        per_call: int = 1,
+        *,
+        payload: int = 0,
+        verify: Callable[[Ops], Awaitable[None]] | None = None,
+    ) -> None:
+        super().__init__(name, concurrency, call, per_call)
+        self.payload = payload
+        self.verify = verify
+
+    @property
+    def unit(self) -> str:
+        return "MB/s" if self.payload else "ops/s"
+
+
+async def _expect_big(ops: Ops, key: bytes) -> None:
+    got = await ops.get(key)
+    if not isinstance(got, bytes) or len(got) != len(BIG):
+        size = len(got) if isinstance(got, (bytes, str)) else got
+        raise RuntimeError(f"{key!r}: expected {len(BIG)} bytes back, got {size!r}")
+
+
+async def _expect_pipeline(ops: Ops) -> None:
+    got = await ops.pipeline_get(b"bench:k", 1000)
+    if len(got) != 1000 or any(value != VALUE for value in got):
+        raise RuntimeError(f"PIPELINE1000: {len(got)} replies, not 1000 x {VALUE!r}")
+
+
+def shape_workloads() -> list[Shape]:
+    return [
+        Shape(
+            "SET 1MiB", 10, lambda ops: ops.set(b"bench:bigset", BIG),
+            payload=len(BIG), verify=lambda ops: _expect_big(ops, b"bench:bigset"),
+        ),
+        Shape(
+            "GET 1MiB", 10, lambda ops: ops.get(b"bench:big"),
+            payload=len(BIG), verify=lambda ops: _expect_big(ops, b"bench:big"),
+        ),
+        Shape(
+            "PIPELINE1000", 1, lambda ops: ops.pipeline_get(b"bench:k", 1000), 1000,
+            verify=_expect_pipeline,
+        ),
+        Shape("GET", 1, lambda ops: ops.get(b"bench:k")),
+        Shape("GET", 100, lambda ops: ops.get(b"bench:k")),
+    ]  # fmt: skip
+
+
+async def _measure_shape(
+    name: str, port: int, shape: Shape, duration: float, warmup: float
+) -> float:
+    async with open_client(name, HOST, port) as ops:
+        rate = await _drive(ops, shape, duration, warmup)
+        if shape.verify is not None:
+            await shape.verify(ops)
+    return rate * shape.payload / MB if shape.payload else rate
+
+
+async def _drive_latency(
+    ops: Ops, concurrency: int, duration: float, warmup: float
+) -> tuple[float, list[float]]:
+    """GET from `concurrency` tasks; (ops/s, every command's latency in s) of the timed window.
+
+    Each task times each of its own awaits with perf_counter; a command counts when it started
+    inside the window.
+    """
+    get = ops.get
+    for window, measured in ((warmup, False), (duration, True)):
+        per_task: list[list[float]] = []
+
+        async def worker(deadline: float, per_task: list[list[float]]) -> None:
+            clock = time.perf_counter
+            own: list[float] = []
+            append = own.append
+            while True:
+                before = clock()
+                if before >= deadline:
+                    break
+                await get(b"bench:k")
+                append(clock() - before)
+            per_task.append(own)
+
+        start = time.perf_counter()
+        async with anyio.create_task_group() as group:
+            for _ in range(concurrency):
+                group.start_soon(worker, start + window, per_task)
+        elapsed = time.perf_counter() - start
+        if measured:
+            samples = [s for own in per_task for s in own]
+            return len(samples) / elapsed, samples
+    raise AssertionError("unreachable")
+
+
+def _percentile(ordered: list[float], fraction: float) -> float:
+    """Nearest-rank percentile of sorted values."""
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
+
+
+async def _measure_latency(
+    name: str, port: int, concurrency: int, duration: float, warmup: float
+) -> dict[str, float]:
+    async with open_client(name, HOST, port) as ops:
+        rate, samples = await _drive_latency(ops, concurrency, duration, warmup)
+    samples.sort()
+    return {
+        "ops_per_s": rate,
+        "p50_us": _percentile(samples, 0.50) * 1e6,
+        "p99_us": _percentile(samples, 0.99) * 1e6,
+        "samples": float(len(samples)),
+    }
+
+
+def loop_floor(path: Path, backends: list[str], tasks: int, total: int) -> dict[str, float]:
+    """Run the loop-floor script; its last line is ``floor asyncio=N ops/s trio=N ops/s``."""
+    which = backends[0] if len(backends) == 1 else "both"
+    out = subprocess.run(
+        [sys.executable, str(path), which, str(tasks), str(total)],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    last = out.strip().splitlines()[-1]
+    found = re.findall(r"(\w+)=([\d,.]+) ops/s", last)
+    if not last.startswith("floor") or not found:
+        raise RuntimeError(f"loop floor: unexpected last line {last!r}")
+    return {loop: float(value.replace(",", "")) for loop, value in found}
+
+
+def run_shapes(args: argparse.Namespace, server: ServerProcess, peers: list[str]) -> dict[str, Any]:
+    server.command("SET", "bench:big", BIG)
+    server.command("DEL", "bench:bigset")
+    port = server.port
+    have_floor = args.floor.exists()
+    floor_tasks = 100
+    floor_total = 100_000 if args.quick else 300_000
+    clients = [(name, backend) for backend in args.backends for name in args.parsers]
+    clients += [(name, "asyncio") for name in peers]  # peers are asyncio-only
+
+    rows: list[dict[str, Any]] = []
+    floors: list[dict[str, float]] = []
+    for shape in shape_workloads():
+        samples: dict[tuple[str, str], list[float]] = {}
+        # One task is latency-bound and the noisiest: twice the repetitions (as in throughput).
+        for _ in range(args.repeat * (2 if shape.concurrency == 1 else 1)):
+            for name, backend in clients:
+                value = anyio.run(
+                    _measure_shape, name, port, shape, args.duration, args.warmup,
+                    backend=backend,
+                )  # fmt: skip
+                samples.setdefault((name, backend), []).append(value)
+            if (shape.name, shape.concurrency) == ("GET", 100) and have_floor:
+                # Interleaved with the GET c=100 windows it is compared with.
+                floors.append(loop_floor(args.floor, args.backends, floor_tasks, floor_total))
+        medians = {key: statistics.median(values) for key, values in samples.items()}
+        for backend in args.backends:
+            row: dict[str, Any] = {
+                "workload": shape.name,
+                "concurrency": shape.concurrency,
+                "backend": backend,
+                "unit": shape.unit,
+                "values": {},
+                "ratios": {},
+            }
+            for name in args.parsers:
+                row["values"][name] = medians[name, backend]
+            for name in peers:
+                row["values"][name] = medians[name, "asyncio"]
+            ours = row["values"].get("ours[hiredis]")
+            if ours:
+                for name, value in row["values"].items():
+                    if name != "ours[hiredis]":
+                        row["ratios"][f"vs {name}"] = ours / value
+            rows.append(row)
+            log(format_shape_row(row))
+
+    latency_samples: dict[tuple[str, str], list[dict[str, float]]] = {}
+    for _ in range(args.repeat):
+        for name, backend in clients:
+            result = anyio.run(
+                _measure_latency, name, port, 100, args.duration, args.warmup, backend=backend
+            )
+            latency_samples.setdefault((name, backend), []).append(result)
+    latency: list[dict[str, Any]] = []
+    for (name, backend), runs in latency_samples.items():
+        entry: dict[str, Any] = {"client": name, "backend": backend, "concurrency": 100}
+        for key in ("p50_us", "p99_us", "ops_per_s"):
+            entry[key] = statistics.median(run[key] for run in runs)
+        entry["samples_per_window"] = statistics.median(run["samples"] for run in runs)
+        latency.append(entry)
+    redis_p99 = next((e["p99_us"] for e in latency if e["client"] == "redis-py"), None)
+    for entry in latency:
+        if redis_p99 and entry["client"] in OURS:
+            entry["p99_vs_redis-py"] = entry["p99_us"] / redis_p99
+        log(
+            f"latency GET c=100 {entry['client']:14} {entry['backend']:7} "
+            f"p50 {entry['p50_us']:8.1f} us  p99 {entry['p99_us']:8.1f} us  "
+            f"{entry['ops_per_s']:>9,.0f} ops/s"
+        )
+
+    floor: dict[str, Any] = {}
+    if floors:
+        for backend in args.backends:
+            values = [f[backend] for f in floors if backend in f]
+            if not values:
+                continue
+            ops_floor = statistics.median(values)
+            get100 = next(
+                r for r in rows
+                if (r["workload"], r["concurrency"], r["backend"]) == ("GET", 100, backend)
+            )  # fmt: skip
+            floor[backend] = {
+                "floor_ops_per_s": ops_floor,
+                "ops_per_s": {name: get100["values"][name] for name in args.parsers},
+                "fraction": {name: get100["values"][name] / ops_floor for name in args.parsers},
+            }
+            log(f"loop floor {backend:7} {floor[backend]}")
+    return {
+        "rows": rows,
+        "latency": latency,
+        "floor": floor,
+        "floor_settings": {"tasks": floor_tasks, "total": floor_total, "runs": len(floors)},
+    }
+
+
+def format_shape_row(row: dict[str, Any]) -> str:
+    label = f"{row['workload']} c={row['concurrency']}"
+    parts = [f"{label:16} {row['backend']:7} {row['unit']:5}"]
+    for name, value in row["values"].items():
+        parts.append(f"{name} {value:>9,.0f}")
+    ratios = "  ".join(f"{name} {value:5.2f}x" for name, value in row["ratios"].items())
+    return "  ".join(parts) + ("  | ours[hiredis] " + ratios if ratios else "")
+
+
+def _markdown(title: str, head: list[str], body: list[list[str]], right: int) -> str:
+    """A markdown table; columns from index `right` on are right-aligned."""
+    widths = [max(len(head[i]), *(len(r[i]) for r in body)) for i in range(len(head))]
+
+    def line(cells: list[str]) -> str:
+        padded = [
+            cell.rjust(width) if i >= right else cell.ljust(width)
+            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
+        ]
+        return "| " + " | ".join(padded) + " |"
+
+    rule = "|" + "|".join(
+        "-" * (w + 1) + ":" if i >= right else "-" * (w + 2) for i, w in enumerate(widths)
+    ) + "|"  # fmt: skip
+    return "\n".join([title, line(head), rule, *(line(r) for r in body)])
+
+
+def shapes_table(result: dict[str, Any]) -> str:
+    rows = result["rows"]
+    tables = []
+    if rows:
+        names = list(rows[0]["values"])
+        ratio_names = list(rows[0]["ratios"])
+        body = [
+            [f"{r['workload']} c={r['concurrency']}", r["backend"], r["unit"]]
+            + [f"{r['values'][n]:,.0f}" if n in r["values"] else "-" for n in names]
+            + [f"{r['ratios'][n]:.2f}x" if n in r["ratios"] else "-" for n in ratio_names]
+            for r in rows
+        ]
+        tables.append(
+            _markdown(
+                "Workload shapes, median of the windows: 1 MiB rows in MB/s (10^6 bytes of "
+                "values moved), the others in commands/s; ratios = ours[hiredis] / column",
+                ["shape", "loop", "unit", *names, *ratio_names],
+                body,
+                3,
+            )
+        )
+    if result["latency"]:
+        body = [
+            [
+                e["client"], e["backend"], f"{e['p50_us']:.1f}", f"{e['p99_us']:.1f}",
+                f"{e['ops_per_s']:,.0f}",
+                f"{e['p99_vs_redis-py']:.2f}x" if "p99_vs_redis-py" in e else "-",
+            ]
+            for e in result["latency"]
+        ]  # fmt: skip
+        tables.append(
+            _markdown(
+                "GET latency at 100 tasks (each task times each of its awaits with perf_counter; "
+                "every command of the timed window), median over windows, microseconds",
+                ["client", "loop", "p50 us", "p99 us", "ops/s", "p99 / redis-py p99"],
+                body,
+                2,
+            )
+        )
+    if result["floor"]:
+        names = list(next(iter(result["floor"].values()))["fraction"])
+        body = [
+            [backend, f"{f['floor_ops_per_s']:,.0f}"]
+            + [f"{f['ops_per_s'][n]:,.0f}" for n in names]
+            + [f"{100 * f['fraction'][n]:.1f}%" for n in names]
+            for backend, f in result["floor"].items()
+        ]
+        settings = result["floor_settings"]
+        tables.append(
+            _markdown(
+                f"GET c=100 against the loop floor (loop_floor.py: {settings['tasks']} tasks "
+                "each awaiting its own reply, no socket; the median over "
+                f"{settings['runs']} run(s) of the script, each the best of 3)",
+                ["loop", "floor ops/s"]
+                + [f"{n} ops/s" for n in names]
+                + [f"{n} / floor" for n in names],
+                body,
+                1,
+            )
+        )
+    return "\n\n".join(tables)
 
 
 # == parser alone =============================================================================
@@ -727,8 +1068,57 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     return checks
 
 
-def targets_table(checks: list[dict[str, Any]]) -> str:
-    lines = ["Targets (issue 7)", "| target | measured | holds |", "|---|---:|:---:|"]
+def shapes_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The targets of issue 16, from the shapes section (ours = ours[hiredis])."""
+    checks: list[dict[str, Any]] = []
+
+    def check(name: str, value: float | None, goal: float, higher: bool = True) -> None:
+        # "No worse than" (higher=False here) holds at equality.
+        holds = None if value is None else (value >= goal if higher else value <= goal)
+        checks.append({"target": name, "value": value, "goal": goal, "holds": holds})
+
+    shapes = results.get("shapes", {})
+    rows = shapes.get("rows", [])
+    backends = list(dict.fromkeys(r["backend"] for r in rows))
+
+    def ratio(workload: str, concurrency: int, backend: str) -> float | None:
+        for r in rows:
+            if (r["workload"], r["concurrency"], r["backend"]) == (workload, concurrency, backend):
+                return r["ratios"].get("vs redis-py")  # type: ignore[no-any-return]
+        return None
+
+    for backend in backends:
+        for workload in ("SET 1MiB", "GET 1MiB"):
+            check(
+                f"{workload} c=10 {backend}: ours / redis-py >= 1.2",
+                ratio(workload, 10, backend),
+                1.2,
+            )
+    for backend in backends:
+        check(f"GET c=1 {backend}: ours / redis-py >= 1.15", ratio("GET", 1, backend), 1.15)
+    floor_goals = {"asyncio": 0.35, "trio": 0.40}
+    for backend in backends:
+        goal = floor_goals.get(backend)
+        floor = shapes.get("floor", {}).get(backend)  # absent without loop_floor.py: n/a
+        if goal is not None:
+            check(
+                f"GET c=100 {backend}: ours / loop floor >= {goal:.0%}",
+                floor["fraction"].get("ours[hiredis]") if floor else None,
+                goal,
+            )
+    latency = {e["backend"]: e for e in shapes.get("latency", []) if e["client"] == "ours[hiredis]"}
+    for backend in backends:
+        check(
+            f"GET c=100 {backend}: ours p99 / redis-py p99 <= 1",
+            latency.get(backend, {}).get("p99_vs_redis-py"),
+            1.0,
+            higher=False,
+        )
+    return checks
+
+
+def targets_table(checks: list[dict[str, Any]], title: str = "Targets (issue 7)") -> str:
+    lines = [title, "| target | measured | holds |", "|---|---:|:---:|"]
     for c in checks:
         value = "-" if c["value"] is None else f"{c['value']:.2f}"
         holds = "n/a" if c["holds"] is None else ("yes" if c["holds"] else "NO")
@@ -760,6 +1150,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, help="seconds per window (1.0; --quick 0.3)")
     parser.add_argument("--connections", type=int, default=1000, help="for the re-auth cost")
     parser.add_argument("--ceiling", type=Path, default=DEFAULT_CEILING)
+    parser.add_argument("--floor", type=Path, default=DEFAULT_FLOOR, help="loop_floor.py")
     args = parser.parse_args()
     args.repeat = args.repeat or (3 if args.quick else 5)
     args.duration = args.duration or (0.3 if args.quick else 1.0)
@@ -770,6 +1161,8 @@ def main() -> None:
     notes = [f"{name}: skipped, {why}" for name, why in missing.items() if name in args.peers]
     if not args.ceiling.exists():
         notes.append(f"ceiling sketch: skipped, {args.ceiling} not found")
+    if "shapes" in args.only and not args.floor.exists():
+        notes.append(f"loop floor: skipped, {args.floor} not found")
     for note in notes:
         log(note)
 
@@ -799,6 +1192,9 @@ def main() -> None:
         if "throughput" in args.only:
             results["throughput"] = run_throughput(args, server.port, peers)
             tables.append(throughput_table(results["throughput"]))
+        if "shapes" in args.only:
+            results["shapes"] = run_shapes(args, server, peers)
+            tables.append(shapes_table(results["shapes"]))
         if "parser" in args.only:
             results["parser"] = run_parser(args)
             tables.append(parser_table(results["parser"]))
@@ -817,7 +1213,12 @@ def main() -> None:
     finally:
         server.close()
     results["targets"] = targets(results)
-    tables.append(targets_table(results["targets"]))
+    # Only "shapes" feeds no issue-7 target: its run alone shows the issue-16 table alone.
+    if results["targets"] or args.only != ["shapes"]:
+        tables.append(targets_table(results["targets"]))
+    if "shapes" in args.only:
+        results["targets_issue16"] = shapes_targets(results)
+        tables.append(targets_table(results["targets_issue16"], "Targets (issue 16)"))
     header = (
         f"{results['command']}\n{results['machine']['platform']}, {results['machine']['cpus']} "
         f"CPUs, Python {results['machine']['python']}, {results['machine']['server']}; "

@@ -62,6 +62,8 @@ class Link:
         #: Items of `_outbuf` that are `Pieces` (big payloads): the writer sends them unjoined.
         self._pieces = 0
         self._wake = anyio.Event()
+        #: Whether `_wake` is set (checked first: setting a set event still costs two calls).
+        self._woken = False
         self._error: BaseException | None = None
         self._cancel_scope: anyio.CancelScope | None = None
         self._finished = anyio.Event()
@@ -107,7 +109,9 @@ class Link:
         if type(data) is not bytes:
             self._pieces += 1
         self._outbuf.append(data)
-        self._wake.set()
+        if not self._woken:
+            self._woken = True
+            self._wake.set()
         return waiter
 
     def send_only(self, data: bytes, slots: Sequence[EventSlot] = ()) -> None:
@@ -132,7 +136,9 @@ class Link:
             pending.append(waiter)
         pending.extend(after)
         self._outbuf.append(data)
-        self._wake.set()
+        if not self._woken:
+            self._woken = True
+            self._wake.set()
         return waiter
 
     def new_waiter(self) -> Waiter:
@@ -148,7 +154,9 @@ class Link:
         if type(data) is not bytes:
             self._pieces += 1
         self._outbuf.append(data)
-        self._wake.set()
+        if not self._woken:
+            self._woken = True
+            self._wake.set()
         return waiter
 
     async def request_many(self, commands: Sequence[Sequence[CommandArg]]) -> list[object]:
@@ -210,6 +218,7 @@ class Link:
                 # No await between here and the drain: commands queued meanwhile set the old
                 # (already set) event and land in outbuf, which we take whole.
                 self._wake = anyio.Event()
+                self._woken = False
                 if not outbuf:
                     continue
                 if self._pieces:

@@ -118,7 +118,10 @@ class MultiplexedConnection(Commands):
             if link is None or link.closed:
                 link = await session.connect()
             try:
-                reply = await self._wait(link, link.submit(data), args[0])
+                if self._timeout is None:  # the hot path: no extra coroutine per command
+                    reply = await link.submit(data).wait()
+                else:
+                    reply = await self._wait(link, link.submit(data), args[0])
             except RedisConnectionError:
                 if not self._options.retry_on_connection_error or session.closed:
                     raise

@@ -10,7 +10,7 @@ own loop; any other loop gets an anyio event.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 __all__ = ["Waiter", "WaiterFactory", "fresh_copy", "waiter_factory"]
@@ -27,62 +27,16 @@ def fresh_copy(error: BaseException) -> BaseException:
 
 
 class Waiter(Protocol):
-    """The slot of one command (or of a whole batch queued as one slot per command)."""
+    """The slot of one command (or of a whole batch queued as one slot per command).
+
+    ``await waiter.wait()`` gives the reply or raises the failure; `wait` returns an awaitable
+    (on asyncio the slot's own future: no coroutine frame per command).
+    """
 
     def set(self, reply: object) -> None: ...
     def fail(self, error: BaseException) -> None: ...
-    @property
     def done(self) -> bool: ...
-    async def wait(self) -> Any: ...
-
-
-class _Failure:
-    __slots__ = ("error",)
-
-    def __init__(self, error: BaseException) -> None:
-        self.error = error
-
-
-class _FutureWaiter:
-    """asyncio: the reply is the result of a future; a cancelled wait leaves the slot harmless."""
-
-    __slots__ = ("_future",)
-
-    def __init__(self, future: Any) -> None:
-        self._future = future
-
-    def set(self, reply: object) -> None:
-        if not self._future.done():  # a cancelled caller cancelled the future: drop the reply
-            self._future.set_result(reply)
-
-    def fail(self, error: BaseException) -> None:
-        if not self._future.done():
-            self._future.set_result(_Failure(error))
-
-    @property
-    def done(self) -> bool:
-        return bool(self._future.done())
-
-    async def wait(self) -> Any:
-        result = await self._future
-        if type(result) is _Failure:
-            raise fresh_copy(result.error)
-        return result
-
-
-class _FutureBatchWaiter(_FutureWaiter):
-    __slots__ = ("remaining", "replies")
-
-    def __init__(self, future: Any, count: int) -> None:
-        super().__init__(future)
-        self.remaining = count
-        self.replies: list[object] = []
-
-    def set(self, reply: object) -> None:
-        self.replies.append(reply)
-        self.remaining -= 1
-        if self.remaining == 0 and not self._future.done():
-            self._future.set_result(self.replies)
+    def wait(self) -> Awaitable[Any]: ...
 
 
 class _EventWaiter:
@@ -104,7 +58,6 @@ class _EventWaiter:
             self.error = error
             self._event.set()
 
-    @property
     def done(self) -> bool:
         return bool(self._event.is_set())
 
@@ -165,7 +118,6 @@ class _TrioWaiter:
         self._task = None
         return self._lowlevel.Abort.SUCCEEDED
 
-    @property
     def done(self) -> bool:
         return self._done
 
@@ -223,11 +175,9 @@ def waiter_factory() -> WaiterFactory:
     if library == "asyncio":
         import asyncio
 
-        create_future = asyncio.get_running_loop().create_future
-        return WaiterFactory(
-            lambda: _FutureWaiter(create_future()),
-            lambda count: _FutureBatchWaiter(create_future(), count),
-        )
+        single, batch = _future_slots(asyncio)
+        loop = asyncio.get_running_loop()
+        return WaiterFactory(lambda: single(loop=loop), lambda count: batch(count, loop))
     if library == "trio":
         import trio.lowlevel
 
@@ -242,3 +192,50 @@ def waiter_factory() -> WaiterFactory:
         lambda: _EventWaiter(anyio.Event()),
         lambda count: _EventBatchWaiter(anyio.Event(), count),
     )
+
+
+def _future_slots(asyncio: Any) -> tuple[Any, Any]:
+    """asyncio's slots: futures that fill themselves (made once per process, on first use)."""
+    global _FUTURE_SLOTS
+    if _FUTURE_SLOTS is not None:
+        return _FUTURE_SLOTS
+
+    class FutureSlot(asyncio.Future):  # type: ignore[misc]
+        """The reply is the future's result: the caller awaits the slot itself. A cancelled
+        caller cancelled the future, so a late reply is dropped."""
+
+        __slots__ = ()
+
+        def set(self, reply: object) -> None:
+            if not self.done():
+                self.set_result(reply)
+
+        def fail(self, error: BaseException) -> None:
+            if not self.done():
+                self.set_exception(fresh_copy(error))
+                self._log_traceback = False  # type: ignore[misc]  # a caller that left: no log
+
+        def wait(self) -> Any:
+            return self
+
+    class FutureBatchSlot(FutureSlot):
+        """One future for a batch: its result is the list of replies, once all are in."""
+
+        __slots__ = ("remaining", "replies")
+
+        def __init__(self, count: int, loop: Any) -> None:
+            super().__init__(loop=loop)
+            self.remaining = count
+            self.replies: list[object] = []
+
+        def set(self, reply: object) -> None:
+            self.replies.append(reply)
+            self.remaining -= 1
+            if self.remaining == 0 and not self.done():
+                self.set_result(self.replies)
+
+    _FUTURE_SLOTS = (FutureSlot, FutureBatchSlot)
+    return _FUTURE_SLOTS
+
+
+_FUTURE_SLOTS: tuple[Any, Any] | None = None

@@ -388,7 +388,7 @@ async def test_pubsub_events_await_the_handler_and_replies_stay_in_order(resp3: 
         for _ in range(10):  # give a wrong reader every chance to run ahead
             await anyio.lowlevel.checkpoint()
         # Backpressure: while the subscriber is busy, nothing after its event is read.
-        assert not first.done
+        assert not first.done()
         assert len(events) == 3
         assert link.pending_count == 2  # the confirmations popped the event slot
         gate.set()

@@ -311,7 +311,7 @@ async def test_refused_auth_refreshes_and_replaces_the_link() -> None:
         assert new.credentials == CAROL
         # The old link is still logged in with the previous token: its reply in flight arrives.
         assert not old.closed
-        assert not in_flight.done
+        assert not in_flight.done()
         await old_server.send(integer(1))
         assert await in_flight.wait() == 1
         await old.wait_finished()
@@ -340,7 +340,7 @@ async def test_unanswered_auth_drops_the_old_link_at_once() -> None:
         # closed before the replacement even connects.
         new_server = await network.accept()
         assert old.closed
-        assert in_flight.done
+        assert in_flight.done()
         with pytest.raises(RedisConnectionError, match="presumed dead"):
             await in_flight.wait()
         await old_server.wait_closed()
