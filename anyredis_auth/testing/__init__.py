@@ -10,13 +10,15 @@ Everything here runs offline, on the machine of the test: no cloud account, no n
   only when one of them is first used.
 * `anyredis_auth.testing.servers`: start a local ``redis-server`` or ``valkey-server`` on a free
   port (with TLS, ACL users, kill and restart) for integration tests.
+* `anyredis_auth.testing.cluster`: `LocalCluster`, a local Redis Cluster of such processes
+  (primaries, replicas, ACL users on every node, slot migrations, failovers).
 * `anyredis_auth.testing.tokens`: `LocalTokenIssuer`, short-lived tokens enforced by such a
   server, to test that your code keeps working across token rotations.
 * `anyredis_auth.testing.entra`: an offline Microsoft Entra ID authority and managed identity
   endpoints (needs ``trustme`` and ``cryptography``), to run the real ``azure-identity``
   credentials against it.
 
-The three subpackages are imported on first use (``anyredis_auth.testing.servers`` or
+The subpackages are imported on first use (``anyredis_auth.testing.servers`` or
 ``from anyredis_auth.testing import servers``); importing this package needs neither
 ``hypothesis`` nor ``trustme``.
 """
@@ -29,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from ._provider import ManualCredentialsProvider
 
 if TYPE_CHECKING:
+    from . import cluster as cluster
     from . import entra as entra
     from . import servers as servers
     from . import tokens as tokens
@@ -55,6 +58,7 @@ _STRATEGIES = frozenset(__all__) - {"ManualCredentialsProvider"}
 #: The lazily imported subpackages and the optional packages each imports at once.
 _SUBPACKAGES: dict[str, tuple[str, ...]] = {
     "servers": (),
+    "cluster": (),
     "tokens": (),
     "entra": ("cryptography",),  # and trustme, when an IdentityRig is made
 }

@@ -32,14 +32,27 @@ from __future__ import annotations
 
 import secrets
 import time
+from typing import Protocol
 
 import anyio
 
 from .._auth import AccessToken, TokenCredentialsProvider, TokenRefreshConfig
 from .._credentials import Credentials
-from .servers import ServerProcess
 
-__all__ = ["LocalTokenIssuer"]
+__all__ = ["LocalTokenIssuer", "UserStore"]
+
+
+class UserStore(Protocol):
+    """Where token users are made and deleted: a `ServerProcess`, or a `LocalCluster` (then on
+    every node, as Azure's ACL users are)."""
+
+    def add_user(self, username: str, password: str, *rules: str) -> None:
+        """Create ACL user `username` with `password` (and `rules`)."""
+        ...
+
+    def delete_user(self, username: str) -> None:
+        """Delete ACL user `username`: the server drops its connections."""
+        ...
 
 
 class LocalTokenIssuer(TokenCredentialsProvider):
@@ -51,7 +64,7 @@ class LocalTokenIssuer(TokenCredentialsProvider):
     counts them. `close` does nothing: the server belongs to the caller.
     """
 
-    def __init__(self, server: ServerProcess, lifetime: float) -> None:
+    def __init__(self, server: UserStore, lifetime: float) -> None:
         super().__init__(
             TokenRefreshConfig(
                 refresh_before_expiry=lifetime / 3,
