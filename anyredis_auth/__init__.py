@@ -15,6 +15,7 @@ from ._auth import (
     TokenRefreshConfig,
 )
 from ._client import Client
+from ._cluster import ClusterClient, ClusterConnection, ClusterNode, ClusterPipeline
 from ._commands import Script
 from ._connection._multiplexed import ConnectionStats, MultiplexedConnection
 from ._connection._pipeline import Pipeline
@@ -46,6 +47,10 @@ __all__ = [
     "AuthenticationError",
     "Client",
     "ClientCertificate",
+    "ClusterClient",
+    "ClusterConnection",
+    "ClusterNode",
+    "ClusterPipeline",
     "ConnectionClosedError",
     "ConnectionOptions",
     "ConnectionStats",

@@ -22,6 +22,7 @@ from ._connection._multiplexed import MultiplexedConnection
 from ._connection._session import CredentialsSource
 from ._errors import ConnectionClosedError
 from ._options import ConnectionOptions, options_from_url, seconds
+from ._ownership import check_transport, close_group, open_group, refresh_before_expiry
 from ._pubsub import DEFAULT_BUFFER, PubSub
 
 __all__ = ["Client"]
@@ -54,16 +55,7 @@ class Client:
         *,
         blocking_segment: float | None = None,
     ) -> None:
-        if (
-            credentials_provider is not None
-            and not options.tls
-            and not options.is_local
-            and not options.allow_insecure_transport
-        ):
-            raise ValueError(
-                f"refusing to send tokens in clear text to {options.address}: use rediss:// "
-                "(Azure requires TLS), or pass allow_insecure_transport=True"
-            )
+        check_transport(options, credentials_provider)
         self.options = options
         self._provider = credentials_provider
         self.blocking_segment = seconds(blocking_segment, "blocking_segment")
@@ -105,26 +97,16 @@ class Client:
     async def __aenter__(self) -> Client:
         if self._group is not None:
             raise RuntimeError("this client is already open")
-        group = anyio.create_task_group()
-        await group.__aenter__()
-        try:
-            if self._provider is not None:
-                # The provider's refresher runs here unless someone runs it already; then this
-                # one stands by and takes over if that one stops.
-                await group.start(self._provider.run)
-        except BaseException as exc:
-            # Cancelled (or failed) while starting: leave no cancel scope entered on the
-            # caller's task, and no task behind.
-            group.cancel_scope.cancel()
-            await group.__aexit__(type(exc), exc, exc.__traceback__)
-            raise
+        # The provider's refresher runs here unless someone runs it already; then this one
+        # stands by and takes over if that one stops.
+        group = await open_group(self._provider)
         self._group = group
         self._dedicated = DedicatedPool(
             self._connector,
             group,
             self._source,
             segment=self.blocking_segment,
-            refresh_before_expiry=_refresh_before_expiry(self._provider),
+            refresh_before_expiry=refresh_before_expiry(self._provider),
         )
         return self
 
@@ -145,10 +127,7 @@ class Client:
         if self._dedicated is not None:
             self._dedicated.close()
             self._dedicated = None
-        group.cancel_scope.cancel()
-        # Our tasks never raise (links report errors to their callers), so the group ends clean;
-        # the body's own exception, if any, propagates as it is, not wrapped in a group.
-        await group.__aexit__(None, None, None)
+        await close_group(group)
         return None
 
     def _require_open(self) -> tuple[anyio.abc.TaskGroup, DedicatedPool]:
@@ -186,11 +165,3 @@ class Client:
         self._pubsubs.add(pubsub)
         pubsub._on_close = self._pubsubs.discard
         return pubsub
-
-
-def _refresh_before_expiry(provider: object) -> float | None:
-    config = getattr(provider, "refresh_config", None)
-    before = getattr(config, "refresh_before_expiry", None)
-    if isinstance(before, (int, float)) and not isinstance(before, bool):
-        return float(before)
-    return None

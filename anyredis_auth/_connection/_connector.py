@@ -75,9 +75,15 @@ class Connector:
     """Opens authenticated links to one server (see the module documentation)."""
 
     def __init__(
-        self, options: ConnectionOptions, stream_factory: StreamFactory | None = None
+        self,
+        options: ConnectionOptions,
+        stream_factory: StreamFactory | None = None,
+        *,
+        readonly: bool = False,
     ) -> None:
         self.options = options
+        #: Sessions send READONLY (a cluster replica serving reads).
+        self.readonly = readonly
         self.address = options.address
         self._open_stream: StreamFactory = stream_factory or (lambda: open_stream(options))
         #: Whether the server speaks RESP3 to pub/sub links (None: not tried yet).
@@ -95,6 +101,7 @@ class Connector:
             db=options.db,
             lib_name=options.lib_name,
             lib_version=__version__,
+            readonly=self.readonly,
         )
 
     def parser(self, protocol: int) -> Parser:

@@ -75,6 +75,8 @@ class Handshake:
     db: int = 0
     lib_name: str = "anyredis-auth"
     lib_version: str = ""
+    #: A cluster replica's session: ``READONLY`` lets it serve reads of its primary's slots.
+    readonly: bool = False
 
     def commands(self, credentials: Credentials | None) -> list[Command]:
         """The commands that set up a fresh connection, in the order they are written."""
@@ -93,6 +95,8 @@ class Handshake:
                 commands.append(["CLIENT", "SETNAME", self.client_name])
         if self.db:
             commands.append(["SELECT", self.db])
+        if self.readonly:
+            commands.append(["READONLY"])
         commands.append(["CLIENT", "SETINFO", "LIB-NAME", self.lib_name])
         commands.append(["CLIENT", "SETINFO", "LIB-VER", self.lib_version])
         return commands

@@ -1,0 +1,370 @@
+"""`ClusterConnection`: one command interface over every node's shared connection.
+
+Routing follows the server's own command table (`COMMAND`): the key specs give the keys, the
+keys' CRC16 slot gives the node; a keyless command goes wherever its ``request_policy`` tip says
+(``all_shards``, ``all_nodes``: every primary, every node, replies combined as its
+``response_policy`` says) or to any primary. ``MGET``, ``MSET``, ``DEL``, ``UNLINK``, ``EXISTS``
+and ``TOUCH`` across slots are split per slot, sent concurrently and merged in the caller's
+order: that is not atomic (each slot's part is). Other commands across slots get the server's
+``CROSSSLOT`` error.
+
+Redirects: ``MOVED`` updates the slot map (a full refresh follows) and retries on the named
+node; ``ASK`` sends ``ASKING`` and the command to the named node, in one write; ``TRYAGAIN`` and
+``CLUSTERDOWN`` retry with back-off. ``max_redirects`` bounds the chain. A connection error on a
+command already sent is the caller's (it may have run): the slot map is refreshed for the next
+ones. A command that could not reach its node waits (bounded by ``failover_timeout``) for a
+slot map that names another node, then goes there: the promoted replica after a failover.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any
+
+import anyio
+
+from .._commands import Commands
+from .._errors import ExecAbortError, RedisConnectionError, RedisError, ResponseError
+from ..protocol import CommandArg
+from ..protocol._cluster_commands import (
+    ALL_NODES,
+    ALL_SHARDS,
+    CrossSlotError,
+    merge_replies,
+    merge_split,
+    slot_of,
+    split_by_slot,
+)
+from ..protocol._cluster_redirects import ASK, MOVED, parse_redirect
+from ..protocol._cluster_topology import ClusterNode
+from ..protocol._routing import BLOCKING, classify, command_name
+from ._router import NodeConnection, Router
+
+__all__ = ["ClusterConnection", "ClusterPipeline"]
+
+logger = logging.getLogger("anyredis_auth.cluster")
+
+_RETRY_DELAY = 0.05
+_RETRY_MAX_DELAY = 1.0
+
+
+class ClusterConnection(Commands):
+    """A connection to the whole cluster, shared by any number of tasks.
+
+    Get one with ``await cluster.get_async_connection()``. See the module documentation for
+    routing, redirects and failovers; every node's session re-authenticates in line on every
+    rotation, as a single server's does.
+    """
+
+    def __init__(self, router: Router, *, max_redirects: int, failover_timeout: float) -> None:
+        self._router = router
+        self._max_redirects = max_redirects
+        self._failover_timeout = failover_timeout
+
+    async def execute(self, *args: CommandArg) -> Any:
+        """Run one command where the cluster serves it; an error reply raises `ResponseError`."""
+        if not args:
+            raise TypeError("a command needs at least its name")
+        kind = classify(args)
+        if kind is not None and kind != BLOCKING:
+            raise ValueError(
+                f"{command_name(args[0])} is not allowed on a shared connection: {kind}"
+            )
+        router = self._router
+        table = router.table
+        try:
+            slot = slot_of(table, args)
+        except CrossSlotError:
+            parts = split_by_slot(args)
+            if parts is None:
+                raise
+            replies = await self._gather([(part.slot, part.args) for part in parts])
+            merged = merge_split(args[0], parts, replies)
+            if isinstance(merged, ResponseError):
+                raise merged from None
+            return merged
+        info = table.lookup(args)
+        if slot is None:
+            policy = info.request_policy if info is not None else None
+            if policy in (ALL_SHARDS, ALL_NODES):
+                return await self._fan_out(args, all_nodes=policy == ALL_NODES)
+            reply = await self._run(None, args)
+        else:
+            readonly = info is not None and info.readonly and kind is None
+            reply = await self._run(slot, args, readonly=readonly)
+        if isinstance(reply, ResponseError):
+            raise reply
+        return reply
+
+    def pipeline(self, transaction: bool = False) -> ClusterPipeline:
+        """Queue commands; ``await pipe.execute()`` sends them grouped per node (one write each)
+        and returns the replies in the caller's order. A transaction must stay in one slot."""
+        return ClusterPipeline(self, transaction)
+
+    # -- routing -------------------------------------------------------------------------------
+
+    async def _gather(
+        self, calls: Sequence[tuple[int | None, Sequence[CommandArg]]]
+    ) -> list[object]:
+        """Run `calls` concurrently; their replies (errors as values) in order."""
+        replies: list[object] = [None] * len(calls)
+
+        async def one(index: int, slot: int | None, args: Sequence[CommandArg]) -> None:
+            replies[index] = await self._run(slot, args)
+
+        if len(calls) == 1:
+            await one(0, *calls[0])
+            return replies
+        async with anyio.create_task_group() as group:
+            for index, (slot, args) in enumerate(calls):
+                group.start_soon(one, index, slot, args)
+        return replies
+
+    async def _fan_out(self, args: Sequence[CommandArg], *, all_nodes: bool) -> object:
+        router = self._router
+        slot_map = router.require_map()
+        nodes = slot_map.nodes() if all_nodes else slot_map.primaries()
+        replies: list[object] = [None] * len(nodes)
+
+        async def one(index: int, node: ClusterNode) -> None:
+            connection = router.connection_for_node(node, readonly=True)
+            replies[index] = await _reply_of(connection, args)
+
+        async with anyio.create_task_group() as group:
+            for index, node in enumerate(nodes):
+                group.start_soon(one, index, node)
+        info = router.table.lookup(args)
+        merged = merge_replies(info.response_policy if info is not None else None, replies)
+        if isinstance(merged, ResponseError):
+            raise merged
+        return merged
+
+    async def _run(
+        self, slot: int | None, args: Sequence[CommandArg], *, readonly: bool = False
+    ) -> object:
+        """Send `args` to the node serving `slot` (any primary for None), following redirects.
+
+        Returns the reply, an error reply as a value.
+        """
+        router = self._router
+        redirects = 0
+        asking: NodeConnection | None = None
+        delay = _RETRY_DELAY
+        deadline: float | None = None
+        while True:
+            generation = router.generation
+            if asking is not None:
+                connection, asking = asking, None
+                reply = await _asking_reply_of(connection, args)
+            else:
+                node = (
+                    router.any_primary()
+                    if slot is None
+                    else router.node_for_slot(slot, readonly=readonly)
+                )
+                connection = router.connection_for_node(node, readonly=readonly)
+                reached = connection.connection.is_connected
+                try:
+                    reply = await _reply_of(connection, args)
+                except RedisConnectionError:
+                    if reached:
+                        # Sent, perhaps run: the caller's. The next commands get a new map.
+                        await self._refresh_quietly(generation)
+                        raise
+                    # Never reached the node (a failover?): wait for a map that names another.
+                    if deadline is None:
+                        deadline = anyio.current_time() + self._failover_timeout
+                    if anyio.current_time() >= deadline:
+                        raise
+                    await anyio.sleep(delay)
+                    delay = min(delay * 2, _RETRY_MAX_DELAY)
+                    await self._refresh_quietly(generation)
+                    continue
+            redirect = parse_redirect(reply) if isinstance(reply, ResponseError) else None
+            if redirect is None:
+                return reply
+            redirects += 1
+            if redirects > self._max_redirects:
+                return reply  # the server's own error, raised by the caller
+            if redirect.kind in (MOVED, ASK):
+                host, port = redirect.target(connection.address[0])
+                if redirect.kind == MOVED:
+                    if redirect.slot is not None:
+                        router.moved(redirect.slot, host, port)
+                    self._refresh_soon(generation)
+                else:
+                    asking = router.node_connection(host, port)
+                continue
+            # TRYAGAIN (a slot in migration, keys on both sides) or CLUSTERDOWN: wait and retry.
+            await anyio.sleep(delay)
+            delay = min(delay * 2, _RETRY_MAX_DELAY)
+            if redirect.kind != "TRYAGAIN":
+                await self._refresh_quietly(generation)
+
+    def _refresh_soon(self, generation: int) -> None:
+        self._router.refresh_soon(generation)
+
+    async def _refresh_quietly(self, generation: int) -> None:
+        try:
+            await self._router.refresh(generation)
+        except RedisError as exc:
+            logger.warning("refreshing the cluster's slot map failed: %s", exc)
+
+
+async def _reply_of(node: NodeConnection, args: Sequence[CommandArg]) -> object:
+    """The node's reply to `args`, an error reply as a value."""
+    try:
+        return await node.connection.execute(*args)
+    except ResponseError as error:
+        return error
+
+
+async def _asking_reply_of(node: NodeConnection, args: Sequence[CommandArg]) -> object:
+    """``ASKING`` and the command in one write (the target serves it once, during a migration)."""
+    pipe = node.connection.pipeline()
+    pipe.execute_command("ASKING")
+    pipe.execute_command(*args)
+    replies = await pipe.execute(raise_on_error=False)
+    return replies[1]
+
+
+class ClusterPipeline:
+    """Commands queued with `execute_command`, sent by ``await pipe.execute()``.
+
+    Without a transaction the commands are grouped per node, one write each, concurrently; the
+    replies come back in the caller's order, and members that were redirected are retried one
+    by one. With ``transaction=True`` every key must be in one slot (else `ValueError` before
+    anything is sent); MULTI/EXEC then runs on that slot's owner.
+    """
+
+    def __init__(self, connection: ClusterConnection, transaction: bool = False) -> None:
+        self._connection = connection
+        self.transaction = transaction
+        self._commands: list[tuple[CommandArg, ...]] = []
+
+    def execute_command(self, *args: CommandArg) -> ClusterPipeline:
+        """Queue one command; returns the pipeline for chaining."""
+        if not args:
+            raise TypeError("a command needs at least its name")
+        reason = classify(args)
+        if reason == BLOCKING:
+            reason = "blocking commands cannot run in a pipeline on a shared connection"
+        if reason is not None:
+            raise ValueError(f"{command_name(args[0])} is not allowed here: {reason}")
+        self._commands.append(args)
+        return self
+
+    command = execute_command
+
+    def __len__(self) -> int:
+        return len(self._commands)
+
+    def reset(self) -> None:
+        """Drop the queued commands without sending them."""
+        self._commands.clear()
+
+    async def __aenter__(self) -> ClusterPipeline:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.reset()
+
+    async def execute(self, *, raise_on_error: bool = True) -> list[object]:
+        """Send the queued commands and return their replies in order."""
+        commands, self._commands = self._commands, []
+        if not commands:
+            return []
+        connection = self._connection
+        router = connection._router
+        slots: list[int | None] = []
+        for args in commands:
+            try:
+                slots.append(slot_of(router.table, args))
+            except CrossSlotError:
+                if self.transaction:
+                    raise ValueError(
+                        f"a transaction must stay in one slot: {command_name(args[0])} has "
+                        "keys in several"
+                    ) from None
+                raise
+        if self.transaction:
+            results = await self._transaction(commands, slots)
+        else:
+            results = await self._grouped(commands, slots)
+        if raise_on_error:
+            for index, reply in enumerate(results):
+                if isinstance(reply, ResponseError):
+                    name = command_name(commands[index][0])
+                    raise type(reply)(
+                        f"command #{index} ({name}) of the pipeline failed: {reply.message}"
+                    )
+        return results
+
+    async def _grouped(
+        self, commands: list[tuple[CommandArg, ...]], slots: list[int | None]
+    ) -> list[object]:
+        connection = self._connection
+        router = connection._router
+        groups: dict[tuple[str, int], tuple[NodeConnection, list[int]]] = {}
+        for index, slot in enumerate(slots):
+            node = router.any_primary() if slot is None else router.node_for_slot(slot)
+            target = router.connection_for_node(node)
+            groups.setdefault(target.address, (target, []))[1].append(index)
+        results: list[object] = [None] * len(commands)
+
+        async def send(target: NodeConnection, indexes: list[int]) -> None:
+            pipe = target.connection.pipeline()
+            for index in indexes:
+                pipe.execute_command(*commands[index])
+            try:
+                replies = await pipe.execute(raise_on_error=False)
+            except RedisConnectionError as exc:
+                replies = [exc] * len(indexes)
+            for index, reply in zip(indexes, replies, strict=True):
+                results[index] = reply
+
+        async with anyio.create_task_group() as group:
+            for target, indexes in groups.values():
+                group.start_soon(send, target, indexes)
+        # Members the cluster redirected (a slot moved meanwhile) are retried one by one.
+        for index, reply in enumerate(results):
+            if isinstance(reply, ResponseError) and parse_redirect(reply) is not None:
+                results[index] = await connection._run(slots[index], commands[index])
+            elif isinstance(reply, RedisConnectionError):
+                raise reply
+        return results
+
+    async def _transaction(
+        self, commands: list[tuple[CommandArg, ...]], slots: list[int | None]
+    ) -> list[object]:
+        known = {slot for slot in slots if slot is not None}
+        if len(known) > 1:
+            raise ValueError(
+                "a transaction must stay in one slot: its keys are in slots "
+                + ", ".join(str(slot) for slot in sorted(known))
+            )
+        connection = self._connection
+        router = connection._router
+        slot = known.pop() if known else None
+        for _ in range(connection._max_redirects + 1):
+            generation = router.generation
+            node = router.any_primary() if slot is None else router.node_for_slot(slot)
+            target = router.connection_for_node(node)
+            pipe = target.connection.pipeline(transaction=True)
+            for args in commands:
+                pipe.execute_command(*args)
+            try:
+                return await pipe.execute(raise_on_error=False)
+            except ExecAbortError as exc:
+                if "MOVED" not in str(exc) and "ASK" not in str(exc):
+                    raise
+                # The slot moved before MULTI ran anything: follow it.
+                await connection._refresh_quietly(generation)
+        raise ExecAbortError("transaction aborted: its slot kept moving")
