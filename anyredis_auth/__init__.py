@@ -15,7 +15,13 @@ from ._auth import (
     TokenRefreshConfig,
 )
 from ._client import Client
-from ._cluster import ClusterClient, ClusterConnection, ClusterNode, ClusterPipeline
+from ._cluster import (
+    ClusterClient,
+    ClusterConnection,
+    ClusterNode,
+    ClusterPipeline,
+    ClusterPubSub,
+)
 from ._commands import Script
 from ._connection._multiplexed import ConnectionStats, MultiplexedConnection
 from ._connection._pipeline import Pipeline
@@ -51,6 +57,7 @@ __all__ = [
     "ClusterConnection",
     "ClusterNode",
     "ClusterPipeline",
+    "ClusterPubSub",
     "ConnectionClosedError",
     "ConnectionOptions",
     "ConnectionStats",

@@ -3,5 +3,12 @@
 from ..protocol._cluster_topology import ClusterNode
 from ._client import ClusterClient
 from ._connection import ClusterConnection, ClusterPipeline
+from ._pubsub import ClusterPubSub
 
-__all__ = ["ClusterClient", "ClusterConnection", "ClusterNode", "ClusterPipeline"]
+__all__ = [
+    "ClusterClient",
+    "ClusterConnection",
+    "ClusterNode",
+    "ClusterPipeline",
+    "ClusterPubSub",
+]

@@ -19,8 +19,10 @@ from .._connection._session import CredentialsSource
 from .._errors import ConnectionClosedError
 from .._options import ConnectionOptions, options_from_url, seconds
 from .._ownership import check_transport, close_group, open_group, refresh_before_expiry
+from .._pubsub import DEFAULT_BUFFER
 from ..protocol._cluster_topology import ClusterNode
 from ._connection import ClusterConnection
+from ._pubsub import ClusterPubSub
 from ._router import Router
 
 __all__ = ["ClusterClient"]
@@ -181,6 +183,12 @@ class ClusterClient:
         return ClusterConnection(
             router, max_redirects=self.max_redirects, failover_timeout=self.failover_timeout
         )
+
+    def pubsub(self, *, buffer_size: int = DEFAULT_BUFFER) -> ClusterPubSub:
+        """A subscriber: ``async with cluster.pubsub() as ps:``; ``ssubscribe`` follows each
+        shard channel's slot to its owner (see `ClusterPubSub`). Call after
+        `get_async_connection` (the slot map must be known)."""
+        return ClusterPubSub(self._require_router(), buffer_size)
 
     def nodes(self) -> list[ClusterNode]:
         """The current primaries and replicas (address, role, slot ranges), as last read."""

@@ -45,10 +45,13 @@ logger = logging.getLogger("anyredis_auth.cluster")
 
 
 class NodeConnection:
-    """The shared connection to one node, and its dedicated pool."""
+    """The shared connection to one node (with its dedicated pool), and its connector."""
 
-    def __init__(self, address: tuple[str, int], connection: MultiplexedConnection) -> None:
+    def __init__(
+        self, address: tuple[str, int], connector: Connector, connection: MultiplexedConnection
+    ) -> None:
         self.address = address
+        self.connector = connector
         self.connection = connection
 
 
@@ -116,7 +119,7 @@ class Router:
             refresh_before_expiry=self._refresh_before_expiry,
         )
         connection = MultiplexedConnection(connector, self._source, dedicated, self._group)
-        node = NodeConnection((host, port), connection)
+        node = NodeConnection((host, port), connector, connection)
         self._nodes[key] = node
         return node
 
@@ -124,6 +127,20 @@ class Router:
         return self.node_connection(
             node.host, node.port_for(self._options.tls), readonly=readonly and not node.is_primary
         )
+
+    @property
+    def tls(self) -> bool:
+        """Whether nodes are reached over TLS (their TLS ports)."""
+        return self._options.tls
+
+    @property
+    def source(self) -> CredentialsSource:
+        """Where every node session gets its credentials."""
+        return self._source
+
+    @property
+    def group(self) -> anyio.abc.TaskGroup:
+        return self._group
 
     def connections(self) -> list[NodeConnection]:
         """Every node connection made so far."""

@@ -87,14 +87,20 @@ class LinkState:
             queue = self.expected[(kind, key)] = deque()
         queue.append(group)
 
-    def confirm(self, kind: str, key: bytes) -> None:
-        """The oldest command awaiting a (kind, key) confirmation got it (or was refused)."""
+    def confirm(self, kind: str, key: bytes) -> bool:
+        """The oldest command awaiting a (kind, key) confirmation got it (or was refused).
+
+        False when no command awaited it: the server sent it by itself (a cluster node drops
+        its shard channels when their slot moves away).
+        """
         queue = self.expected.get((kind, key))
-        if queue:
-            for waiting in queue.popleft():
-                waiting.set()
-            if not queue:
-                del self.expected[(kind, key)]
+        if not queue:
+            return False
+        for waiting in queue.popleft():
+            waiting.set()
+        if not queue:
+            del self.expected[(kind, key)]
+        return True
 
     def release(self) -> None:
         expected, self.expected = self.expected, {}

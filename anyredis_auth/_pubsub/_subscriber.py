@@ -139,6 +139,9 @@ class PubSub:
         )
         #: Told when the subscriber closes (its owner's registry).
         self._on_close: Callable[[PubSub], None] | None = None
+        #: Told (with the channel as given) when the server ends a shard subscription by
+        #: itself: a cluster subscriber follows the channel's slot to its new owner.
+        self.on_shard_dropped: Callable[[CommandArg], None] | None = None
         #: What the server is (or, after a reconnect, will be) subscribed to, per family:
         #: key bytes -> the value as given. Updated when the command is written.
         self._subscribed: dict[str, dict[bytes, CommandArg]] = {name: {} for name in FAMILIES}
@@ -440,8 +443,16 @@ class PubSub:
                 await self._send.send(message)  # backpressure: waits while the buffer is full
             return
         channel = event[1]
-        if channel is not None:  # None: an unsubscribe when nothing was subscribed
-            state.confirm(kind, self._event_key(channel))
+        if channel is None:  # an unsubscribe when nothing was subscribed
+            return
+        key = self._event_key(channel)
+        if not state.confirm(kind, key) and kind == "sunsubscribe":
+            # Nobody asked: a cluster node dropped the shard channel (its slot moved away).
+            value = self._subscribed["shard"].pop(key, None)
+            if value is not None:
+                logger.info("the server ended a shard subscription (its slot moved?)")
+                if self.on_shard_dropped is not None:
+                    self.on_shard_dropped(value)
 
     # -- connections ---------------------------------------------------------------------------
 
