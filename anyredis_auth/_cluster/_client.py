@@ -139,6 +139,8 @@ class ClusterClient:
             blocking_segment=self.blocking_segment,
             refresh_before_expiry=refresh_before_expiry(self._provider),
             read_from_replicas=self.read_from_replicas,
+            max_redirects=self.max_redirects,
+            failover_timeout=self.failover_timeout,
         )
         return self
 

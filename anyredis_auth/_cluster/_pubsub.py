@@ -24,9 +24,10 @@ import anyio
 import anyio.abc
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from .._errors import ConnectionClosedError, RedisError
+from .._errors import ConnectionClosedError, RedisError, ResponseError
 from .._pubsub import DEFAULT_BUFFER, Message, PubSub
 from ..protocol import CommandArg
+from ..protocol._cluster_redirects import ASK, MOVED, parse_redirect
 from ..protocol._cluster_slots import key_slot
 from ._router import Router
 
@@ -218,46 +219,86 @@ class ClusterPubSub:
         """Called by a node subscriber's reader: the slot moved. Follow it (not here: this
         runs inside the reader, which must not wait)."""
         if self._group is not None:
-            self._group.start_soon(self._follow, [channel], "its slot moved to another node")
+            self._group.start_soon(self._follow, [channel], False)
 
     def _rehome_soon(self, address: tuple[str, int]) -> None:
         channels = [value for home, value in self._channel_home.values() if home == address]
         if channels and self._group is not None:
-            self._group.start_soon(self._follow, channels, "its node was lost")
+            self._group.start_soon(self._follow, channels, True)
 
-    async def _follow(self, channels: list[CommandArg], why: str) -> None:
-        """Subscribe `channels` on their slots' current owners, with a gap message."""
+    async def _follow(self, channels: list[CommandArg], node_lost: bool) -> None:
+        """Subscribe `channels` again on their slots' current owners, then yield a gap.
+
+        A dropped channel (its slot moved) is subscribed where the slot map says, following
+        the server's ``MOVED`` when the map is behind. A lost node's channels wait (bounded by
+        the failover timeout) for a slot map that names another owner; if none comes, they stay
+        with the lost node's subscriber, which keeps reconnecting.
+        """
         router = self._router
-        try:
-            await router.refresh(router.generation)
-        except RedisError as exc:
-            logger.warning("refreshing the cluster's slot map failed: %s", exc)
-        moved: list[CommandArg] = []
-        for channel in channels:
-            home = self._channel_home.get(_key(channel))
-            if home is None:
-                continue  # unsubscribed meanwhile
-            moved.append(channel)
-        if not moved:
-            return
-        for address, group in self._by_owner(moved).items():
-            for channel in group:
-                old = self._channel_home.get(_key(channel))
-                if old is not None and old[0] == address:
-                    continue  # still served there (the node came back): its reconnect resubscribed
-                try:
-                    subscriber = await self._shard_subscriber(address)
-                    await subscriber.ssubscribe(channel)
-                except RedisError as exc:
-                    logger.warning("could not follow a shard channel to its new owner: %s", exc)
+        deadline = anyio.current_time() + router.failover_timeout
+        pending = list(channels)
+        delay = 0.05
+        while pending:
+            generation = router.generation
+            try:
+                await router.refresh(generation)
+            except RedisError as exc:
+                logger.warning("refreshing the cluster's slot map failed: %s", exc)
+            waiting: list[CommandArg] = []
+            for channel in pending:
+                home = self._channel_home.get(_key(channel))
+                if home is None:
+                    continue  # unsubscribed meanwhile
+                owner = self._owner_of(channel)
+                if node_lost and owner == home[0]:
+                    waiting.append(channel)  # the map still names the lost node
                     continue
-                if old is not None:
-                    previous = self._shards.get(old[0])
-                    if previous is not None and not previous.closed:
-                        previous._subscribed["shard"].pop(_key(channel), None)
-                self._channel_home[_key(channel)] = (address, channel)
+                await self._resubscribe(channel, owner, home[0])
+            pending = waiting
+            if pending:
+                if anyio.current_time() >= deadline:
+                    logger.warning(
+                        "%d shard channel(s) stay with an unreachable node", len(pending)
+                    )
+                    break
+                await anyio.sleep(delay)
+                delay = min(delay * 2, 1.0)
         with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
+            why = "its node was lost" if node_lost else "its slot moved to another node"
             await self._send.send(Message("gap", None, f"shard channel moved: {why}"))
+
+    def _owner_of(self, channel: CommandArg) -> tuple[str, int]:
+        node = self._router.node_for_slot(key_slot(channel))
+        return (node.host, node.port_for(self._router.tls))
+
+    async def _resubscribe(
+        self, channel: CommandArg, owner: tuple[str, int], old: tuple[str, int]
+    ) -> None:
+        """SSUBSCRIBE `channel` on `owner`, following ``MOVED`` answers (bounded)."""
+        router = self._router
+        for _ in range(router.max_redirects + 1):
+            try:
+                subscriber = await self._shard_subscriber(owner)
+                await subscriber.ssubscribe(channel)
+            except ResponseError as exc:
+                redirect = parse_redirect(exc)
+                if redirect is None or redirect.kind not in (MOVED, ASK):
+                    logger.warning("could not follow a shard channel: %s", exc)
+                    return
+                owner = redirect.target(owner[0])
+                if redirect.slot is not None and redirect.kind == MOVED:
+                    router.moved(redirect.slot, *owner)
+                continue
+            except RedisError as exc:
+                logger.warning("could not follow a shard channel to its new owner: %s", exc)
+                return
+            if owner != old:
+                previous = self._shards.get(old)
+                if previous is not None and not previous.closed:
+                    previous._forget_shard(channel)  # its reconnect must not restore it
+            self._channel_home[_key(channel)] = (owner, channel)
+            return
+        logger.warning("a shard channel kept moving; it is not subscribed")
 
 
 def _key(value: CommandArg) -> bytes:

@@ -67,6 +67,8 @@ class Router:
         blocking_segment: float | None,
         refresh_before_expiry: float | None,
         read_from_replicas: bool,
+        max_redirects: int = 5,
+        failover_timeout: float = 20.0,
     ) -> None:
         self._seeds = seeds
         self._options = seeds[0]
@@ -75,6 +77,8 @@ class Router:
         self._blocking_segment = blocking_segment
         self._refresh_before_expiry = refresh_before_expiry
         self.read_from_replicas = read_from_replicas
+        self.max_redirects = max_redirects
+        self.failover_timeout = failover_timeout
         self.slot_map: SlotMap | None = None
         self.table: CommandTable = CommandTable(())
         self._nodes: dict[tuple[str, int, bool], NodeConnection] = {}

@@ -257,6 +257,10 @@ class PubSub:
         """The shard channels subscribed to (with SSUBSCRIBE), as given."""
         return list(self._subscribed["shard"].values())
 
+    def _forget_shard(self, channel: CommandArg) -> None:
+        """Stop restoring `channel` on reconnects: another connection serves it now."""
+        self._subscribed["shard"].pop(self._key(channel), None)
+
     async def subscribe(self, *channels: CommandArg) -> None:
         """SUBSCRIBE; returns once the server confirmed every channel."""
         await self._change("channel", True, channels)

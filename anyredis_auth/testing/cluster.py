@@ -174,6 +174,10 @@ def _parse_info(reply: object) -> dict[str, str]:
     return {key: value.strip() for key, _, value in pairs}
 
 
+#: Tries to start a node on fresh ports when the ones picked were taken meanwhile.
+_PORT_ATTEMPTS = 5
+
+
 def _distinct_free_ports(count: int) -> list[int]:
     ports: list[int] = []
     while len(ports) < count:
@@ -315,19 +319,29 @@ class LocalCluster:
         ports = _distinct_free_ports(2 * count)
         for index in range(count):
             folder = self._dir / f"node-{index}"
-            folder.mkdir()
             port, bus_port = ports[2 * index], ports[2 * index + 1]
-            node = ClusterNode(
-                self.kind,
-                binary,
-                port=port,
-                tls=self.tls,
-                extra_args=self._node_args(bus_port),
-                _dir=folder,
-                bus_port=bus_port,
-            )
-            self.nodes.append(node)  # before start: close() must find it if start fails
-            node.start()
+            for attempt in range(_PORT_ATTEMPTS):
+                folder.mkdir(exist_ok=True)  # a failed attempt's close() removed it
+                node = ClusterNode(
+                    self.kind,
+                    binary,
+                    port=port,
+                    tls=self.tls,
+                    extra_args=self._node_args(bus_port),
+                    _dir=folder,
+                    bus_port=bus_port,
+                )
+                self.nodes.append(node)  # before start: close() must find it if start fails
+                try:
+                    node.start()
+                    break
+                except RuntimeError as exc:
+                    # A free port can be taken by another process before the node binds it.
+                    if "Address already in use" not in str(exc) or attempt + 1 == _PORT_ATTEMPTS:
+                        raise
+                    self.nodes.remove(node)
+                    node.close()
+                    port, bus_port = _distinct_free_ports(2)
             node_id = node.command("CLUSTER", "MYID")
             assert isinstance(node_id, bytes)
             node.node_id = node_id.decode()
