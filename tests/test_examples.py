@@ -31,6 +31,8 @@ ENTRA_EXAMPLES = {
     "custom_token_credential.py",
     "entra_default_credential.py",
 }
+#: Run against a local Redis Cluster and the identity rig by tests/cluster/test_cli_cluster.py.
+CLUSTER_EXAMPLES = {"azure_managed_redis_cluster.py"}
 
 
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])
@@ -50,7 +52,7 @@ def test_example(server: ServerProcess, example: str, backend: str) -> None:
 
 def test_every_example_is_tested() -> None:
     examples = {p.name for p in EXAMPLES.glob("*.py") if not p.name.startswith("_")}
-    assert examples == set(EXPECTED) | ENTRA_EXAMPLES | {"starlette_app.py"}
+    assert examples == set(EXPECTED) | ENTRA_EXAMPLES | CLUSTER_EXAMPLES | {"starlette_app.py"}
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # starlette's TestClient on httpx

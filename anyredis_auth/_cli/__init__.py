@@ -55,6 +55,12 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--concurrency", type=int, default=50, help="concurrent tasks (default 50)")
     demo.add_argument("--server", choices=["auto", "redis", "valkey"], default="auto")
     demo.add_argument(
+        "--cluster",
+        action="store_true",
+        help="a local Redis Cluster instead (3 primaries, 3 replicas): each token is a user on "
+        "every node, and the figures are per node",
+    )
+    demo.add_argument(
         "--identity",
         choices=["local", "entra"],
         default="local",
@@ -78,11 +84,21 @@ def _parser() -> argparse.ArgumentParser:
 
     ping = commands.add_parser("ping", help="PING a server over one connection")
     ping.add_argument("url")
+    ping.add_argument(
+        "--cluster",
+        action="store_true",
+        help="URL is a node of a Redis Cluster: PING every primary and count the nodes",
+    )
     add_flow_arguments(ping, required=False)
 
     execute = commands.add_parser("exec", help="run one command and print its reply")
     execute.add_argument("url")
     execute.add_argument("args", nargs="+", metavar="CMD [ARGS...]")
+    execute.add_argument(
+        "--cluster",
+        action="store_true",
+        help="URL is a node of a Redis Cluster: the command goes where its keys' slot lives",
+    )
     add_flow_arguments(execute, required=False)
     for sub in (demo, token, ping, execute):
         _global_options(sub, top=False)
@@ -97,6 +113,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger().addHandler(logging.NullHandler())
     try:
         if args.command == "demo":
+            if args.cluster:
+                from ._demo_cluster import run_cluster_demo
+
+                return run_cluster_demo(args)
             return run_demo(args)
         if args.command == "token":
             return run_token(args)

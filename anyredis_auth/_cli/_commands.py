@@ -12,14 +12,25 @@ from typing import Any, Protocol
 import anyio
 
 from .._client import Client
+from .._cluster import ClusterClient, ClusterNode
 from .._credentials import Credentials
 from .._entra import jwt_claims
 from .._errors import RedisError, ResponseError
+from ..testing.cluster import LocalCluster
 from ..testing.servers import ServerProcess, find_binary
 from ..testing.tokens import LocalTokenIssuer
 from ._flows import provider_from_args
 
-__all__ = ["format_reply", "run_demo", "run_exec", "run_ping", "run_token"]
+__all__ = [
+    "DemoIdentity",
+    "demo_identity",
+    "format_reply",
+    "node_label",
+    "run_demo",
+    "run_exec",
+    "run_ping",
+    "run_token",
+]
 
 
 def format_reply(reply: Any, indent: str = "") -> str:
@@ -55,6 +66,14 @@ def _client(args: argparse.Namespace) -> Client:
     return Client.open_with_credentials_provider(args.url, provider)
 
 
+def _cluster_client(args: argparse.Namespace) -> ClusterClient:
+    """A cluster client seeded by the URL, authenticated like `_client`'s."""
+    provider = provider_from_args(args)
+    if provider is None:
+        return ClusterClient.from_url(args.url)
+    return ClusterClient.open_with_credentials_provider(args.url, provider)
+
+
 def run_token(args: argparse.Namespace) -> int:
     provider = provider_from_args(args)
     assert provider is not None  # --flow is required
@@ -78,6 +97,9 @@ def run_token(args: argparse.Namespace) -> int:
 
 
 def run_ping(args: argparse.Namespace) -> int:
+    if args.cluster:
+        return _run_cluster_ping(args)
+
     async def ping() -> Any:
         async with _client(args) as client:
             con = await client.get_multiplexed_async_connection()
@@ -87,8 +109,61 @@ def run_ping(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_cluster_ping(args: argparse.Namespace) -> int:
+    """PING every primary (where the server's command tips send a PING), each on the node's
+    own authenticated session; then the cluster's size."""
+
+    async def ping() -> tuple[list[tuple[ClusterNode, Any]], list[ClusterNode]]:
+        async with _cluster_client(args) as cluster:
+            await cluster.get_async_connection()  # reads the slot map
+            nodes = cluster.nodes()
+            primaries = [node for node in nodes if node.is_primary]
+            router = cluster._router
+            assert router is not None
+            replies: list[Any] = [None] * len(primaries)
+
+            async def one(index: int, node: ClusterNode) -> None:
+                try:
+                    replies[index] = await router.connection_for_node(node).connection.execute(
+                        "PING"
+                    )
+                except RedisError as exc:  # shown on the node's own line
+                    replies[index] = exc
+
+            async with anyio.create_task_group() as group:
+                for index, node in enumerate(primaries):
+                    group.start_soon(one, index, node)
+            return list(zip(primaries, replies, strict=True)), nodes
+
+    answers, nodes = anyio.run(ping, backend=args.backend)
+    failed = 0
+    for node, reply in answers:
+        if isinstance(reply, RedisError) and not isinstance(reply, ResponseError):
+            shown = f"(error) {reply}"
+        else:
+            shown = format_reply(reply)
+        failed += isinstance(reply, RedisError)
+        print(f"{shown} from {node_label(node)}")
+    primaries = sum(node.is_primary for node in nodes)
+    print(f"cluster: {len(nodes)} nodes ({primaries} primaries, {len(nodes) - primaries} replicas)")
+    return 1 if failed else 0
+
+
+def node_label(node: ClusterNode) -> str:
+    """``host:port (primary, slots 0-5460)``."""
+    slots = ",".join(f"{low}-{high}" if high != low else str(low) for low, high in node.slots)
+    return f"{node.host}:{node.port} ({node.role}, slots {slots or 'none'})"
+
+
 def run_exec(args: argparse.Namespace) -> int:
     async def execute() -> Any:
+        if args.cluster:  # routed by the keys' slot (keyless: as the server's command tips say)
+            async with _cluster_client(args) as cluster:
+                routed = await cluster.get_async_connection()
+                try:
+                    return await routed.execute(*args.args)
+                except ResponseError as exc:
+                    return exc
         async with _client(args) as client:
             con = await client.get_multiplexed_async_connection()
             try:
@@ -125,16 +200,18 @@ class DemoIdentity(Protocol):
     def close(self) -> None: ...
 
 
-def _demo_identity(args: argparse.Namespace, server: ServerProcess) -> DemoIdentity:
+def demo_identity(args: argparse.Namespace, server: ServerProcess | LocalCluster) -> DemoIdentity:
+    """The demo's token source; with a cluster, each token's user lives on every node."""
+    where = " on every node" if isinstance(server, LocalCluster) else ""
     if args.identity == "entra":
         from ._demo_entra import EntraRigIdentity
 
         print(
             "identity: azure-identity's client-secret flow against a local Entra ID authority; "
-            "each token is revoked from its oid's user at expiry"
+            f"each token is revoked from its oid's user{where} at expiry"
         )
         return EntraRigIdentity(server, args.token_lifetime)
-    print("identity: a local token issuer; each token is its own user, deleted at expiry")
+    print(f"identity: a local token issuer; each token is its own user{where}, deleted at expiry")
     return LocalTokenIssuer(server, args.token_lifetime)
 
 
@@ -146,7 +223,7 @@ def run_demo(args: argparse.Namespace) -> int:
             f"started {server.kind}-server on 127.0.0.1:{server.port} (backend: {args.backend}); "
             f"tokens live {args.token_lifetime:g}s"
         )
-        identity = _demo_identity(args, server)
+        identity = demo_identity(args, server)
         stats = anyio.run(_demo_workload, server, identity, args, backend=args.backend)
     finally:
         if identity is not None:

@@ -10,19 +10,27 @@ from __future__ import annotations
 
 import secrets
 import time
+from typing import Protocol
 
 import anyio
 
 from .._auth import TokenRefreshConfig
 from .._credentials import Credentials
 from .._entra import EntraIdCredentialsProvider, jwt_claims
-from ..testing.servers import ServerProcess
 
 __all__ = ["EntraRigIdentity"]
 
 
+class PasswordStore(Protocol):
+    """Where an oid's token passwords are added and revoked: one server, or every node of a
+    local cluster (ACL users are per node there, as on Azure)."""
+
+    def add_user_password(self, username: str, password: str) -> None: ...
+    def remove_user_password(self, username: str, password: str) -> None: ...
+
+
 class EntraRigIdentity:
-    def __init__(self, server: ServerProcess, lifetime: float) -> None:
+    def __init__(self, server: PasswordStore, lifetime: float) -> None:
         try:
             from ..testing.entra import IdentityRig
         except ImportError as exc:  # trustme is a test tool

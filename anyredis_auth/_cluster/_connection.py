@@ -112,7 +112,10 @@ class ClusterConnection(Commands):
         replies: list[object] = [None] * len(calls)
 
         async def one(index: int, slot: int | None, args: Sequence[CommandArg]) -> None:
-            replies[index] = await self._run(slot, args)
+            try:
+                replies[index] = await self._run(slot, args)
+            except RedisError as exc:  # typed, and raised once below (never as a group)
+                replies[index] = exc
 
         if len(calls) == 1:
             await one(0, *calls[0])
@@ -120,6 +123,9 @@ class ClusterConnection(Commands):
         async with anyio.create_task_group() as group:
             for index, (slot, args) in enumerate(calls):
                 group.start_soon(one, index, slot, args)
+        for reply in replies:
+            if isinstance(reply, RedisError) and not isinstance(reply, ResponseError):
+                raise reply
         return replies
 
     async def _fan_out(self, args: Sequence[CommandArg], *, all_nodes: bool) -> object:
@@ -130,11 +136,17 @@ class ClusterConnection(Commands):
 
         async def one(index: int, node: ClusterNode) -> None:
             connection = router.connection_for_node(node, readonly=True)
-            replies[index] = await _reply_of(connection, args)
+            try:
+                replies[index] = await _reply_of(connection, args)
+            except RedisError as exc:  # typed, and raised once below (never as a group)
+                replies[index] = exc
 
         async with anyio.create_task_group() as group:
             for index, node in enumerate(nodes):
                 group.start_soon(one, index, node)
+        for reply in replies:
+            if isinstance(reply, RedisError) and not isinstance(reply, ResponseError):
+                raise reply
         info = router.table.lookup(args)
         merged = merge_replies(info.response_policy if info is not None else None, replies)
         if isinstance(merged, ResponseError):
@@ -325,7 +337,7 @@ class ClusterPipeline:
                 pipe.execute_command(*commands[index])
             try:
                 replies = await pipe.execute(raise_on_error=False)
-            except RedisConnectionError as exc:
+            except RedisError as exc:  # typed, and raised once below (never as a group)
                 replies = [exc] * len(indexes)
             for index, reply in zip(indexes, replies, strict=True):
                 results[index] = reply
@@ -337,7 +349,7 @@ class ClusterPipeline:
         for index, reply in enumerate(results):
             if isinstance(reply, ResponseError) and parse_redirect(reply) is not None:
                 results[index] = await connection._run(slots[index], commands[index])
-            elif isinstance(reply, RedisConnectionError):
+            elif isinstance(reply, RedisError) and not isinstance(reply, ResponseError):
                 raise reply
         return results
 

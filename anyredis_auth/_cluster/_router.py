@@ -205,7 +205,9 @@ class Router:
                     node = self.node_connection(host, port)
                     slot_map = await self._read_map(node.connection, host)
                     if not self.table:
-                        self.table = parse_command_reply(await node.connection.execute("COMMAND"))
+                        self.table = parse_command_reply(
+                            await self._query(node.connection, "COMMAND")
+                        )
                 except RedisError as exc:
                     errors.append(f"{host}:{port}: {exc}")
                     continue
@@ -230,11 +232,18 @@ class Router:
                 seen.append((seed.host, seed.port))
         return seen
 
+    async def _query(self, connection: MultiplexedConnection, *args: str) -> object:
+        """Our own query, bounded by the connect timeout (not the user's command timeout)."""
+        reply = await connection._execute_within(self._options.connect_timeout, *args)
+        if isinstance(reply, ResponseError):
+            raise reply
+        return reply
+
     async def _read_map(self, connection: MultiplexedConnection, host: str) -> SlotMap:
         try:
-            reply = await connection.execute("CLUSTER", "SHARDS")
+            reply = await self._query(connection, "CLUSTER", "SHARDS")
         except ResponseError:
-            return parse_cluster_slots(await connection.execute("CLUSTER", "SLOTS"), host)
+            return parse_cluster_slots(await self._query(connection, "CLUSTER", "SLOTS"), host)
         return parse_cluster_shards(reply, host)
 
     def refresh_soon(self, seen_generation: int) -> None:

@@ -12,7 +12,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from .._commands import Commands
 from .._errors import ConnectionClosedError, RedisConnectionError, RedisTimeoutError, ResponseError
 from .._options import ConnectionOptions
-from ..protocol import Push
+from ..protocol import CommandArg, Push
 from ..protocol._encoder import Pieces, encode_pieces
 from ..protocol._routing import BLOCKING, classify, command_name
 from ._connector import Connector
@@ -197,6 +197,18 @@ class MultiplexedConnection(Commands):
             pass  # it died on its own meanwhile
         finally:
             self._health_checks.discard(link)
+
+    async def _execute_within(self, limit: float | None, *args: CommandArg) -> object:
+        """One command bounded by `limit` instead of ``command_timeout`` (the client's own
+        queries, such as a cluster's slot map); an error reply is returned as a value."""
+        session = self._session
+        link = session.link
+        if link is None or link.closed:
+            link = await session.connect()
+        waiter = link.submit(encode_pieces(*args))
+        with anyio.move_on_after(limit):
+            return await waiter.wait()
+        raise RedisTimeoutError(f"{command_name(args[0])} got no reply within {limit:g} s")
 
     async def _execute_batch(self, blob: bytes | Pieces, count: int) -> list[object]:
         session = self._session

@@ -147,6 +147,7 @@ class Session:
         #: The newest credentials known (what every link should be logged in with).
         self.latest: Credentials | None = source.fixed
         self._lock = anyio.Lock()
+        self._start_lock = anyio.Lock()
         self._failures = 0
         self._closed: BaseException | None = None
         self._follower: anyio.CancelScope | None = None
@@ -214,6 +215,11 @@ class Session:
         if link is None or link.closed:
             if self._closed is not None:
                 raise self.closed_error()
+            if self._follower is None and self._source.following:
+                # A holder that connects lazily (a cluster node) follows the provider from
+                # its first connect on.
+                async with self._start_lock:
+                    await self.start()
             async with self._lock:
                 link = self.link
                 if link is None or link.closed:

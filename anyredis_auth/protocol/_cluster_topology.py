@@ -68,6 +68,7 @@ class ClusterNode:
 
     @property
     def is_primary(self) -> bool:
+        """Whether the node is a primary (it serves its slots' writes)."""
         return self.role == PRIMARY
 
     def port_for(self, tls: bool) -> int:
