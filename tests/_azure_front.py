@@ -103,22 +103,30 @@ class AzureFront:
         self.connections += 1
         session = {"expires": float("inf")}
         try:
+            await self._relay(client, session)
+        finally:
+            # Also when the front itself is cancelled (the test ends): release the socket now.
+            await anyio.aclose_forcefully(client)
+
+    async def _relay(self, client: anyio.abc.ByteStream, session: dict[str, float]) -> None:
+        try:
             upstream = await anyio.connect_tcp(self.server.host, self.server.port)
         except OSError:
-            await client.aclose()
             return
-        with anyio.CancelScope() as scope:
-            self._scopes.add(scope)
-            try:
-                async with anyio.create_task_group() as group:
-                    group.start_soon(self._commands, client, upstream, session, group.cancel_scope)
-                    group.start_soon(self._replies, upstream, client, group.cancel_scope)
-                    group.start_soon(self._expiry, session, group.cancel_scope)
-            finally:
-                self._scopes.discard(scope)
-        with anyio.CancelScope(shield=True):
-            await upstream.aclose()
-            await client.aclose()
+        try:
+            with anyio.CancelScope() as scope:
+                self._scopes.add(scope)
+                try:
+                    async with anyio.create_task_group() as group:
+                        group.start_soon(
+                            self._commands, client, upstream, session, group.cancel_scope
+                        )
+                        group.start_soon(self._replies, upstream, client, group.cancel_scope)
+                        group.start_soon(self._expiry, session, group.cancel_scope)
+                finally:
+                    self._scopes.discard(scope)
+        finally:
+            await anyio.aclose_forcefully(upstream)
 
     async def _expiry(self, session: dict[str, float], scope: anyio.CancelScope) -> None:
         while True:

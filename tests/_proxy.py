@@ -85,6 +85,14 @@ class FaultProxy:
 
     async def _handle(self, accepted: anyio.abc.SocketStream) -> None:
         self.connections += 1
+        try:
+            await self._serve(accepted)
+        finally:
+            # Whatever ended the connection (a fault, the peer, the proxy being cancelled before
+            # its first await), the accepted socket is released, not left to the collector.
+            await anyio.aclose_forcefully(accepted)
+
+    async def _serve(self, accepted: anyio.abc.SocketStream) -> None:
         if self.reject_new is not None:
             await _reject(accepted, self.reject_new)
             return
@@ -96,7 +104,6 @@ class FaultProxy:
                 )
             except (anyio.BrokenResourceError, anyio.EndOfStream, OSError):
                 _abort(accepted)
-                await accepted.aclose()
                 return
         if self.answer_new is not None:
             await _answer_every_command(client_side, self.answer_new)
@@ -104,7 +111,6 @@ class FaultProxy:
         try:
             server_side = await anyio.connect_tcp(*self.target)
         except OSError:
-            await client_side.aclose()
             return
         pair = (client_side, server_side)
         self._pairs.append(pair)
@@ -122,6 +128,8 @@ class FaultProxy:
             self._frozen.discard(id(client_side))
             for stream in pair:
                 _abort(stream)
+            # A reset is not a close: the sockets themselves must still be released.
+            await anyio.aclose_forcefully(server_side)
 
     async def _pump(
         self,

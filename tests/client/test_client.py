@@ -330,8 +330,9 @@ async def test_push_messages_are_routed_away_from_replies(
         await con.execute("SET", key, "1")
         assert await con.execute("GET", key) == b"1"
         server.command("SET", key, "2")  # invalidates the key we read: a push arrives
-        with anyio.fail_after(5):
-            message = await con.push_messages.receive()
+        async with con.push_messages as pushes:  # the caller closes the stream it took
+            with anyio.fail_after(5):
+                message = await pushes.receive()
         assert isinstance(message, Push)
         assert message[0] == b"invalidate" and message[1] == [key.encode()]
         assert await con.execute("GET", key) == b"2"
