@@ -8,6 +8,7 @@ table. Two nodes that met each other give real ``MOVED`` / ``CROSSSLOT`` / ``CLU
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 from collections.abc import Iterator, Sequence
@@ -481,11 +482,15 @@ def test_moved_ask_and_topology_of_two_nodes(pair: tuple[ServerProcess, ServerPr
             assert moved.primary_for(slot) == slot_map.primary_for(0)
         # ASK: the second node migrates the slot to the first; a key it no longer has is asked
         # for on the first.
-        ids = [Conn(node, 2, "utf-8").one("CLUSTER", "MYID") for node in (first, second)]
+        ids = []
+        for node in (first, second):
+            with contextlib.closing(Conn(node, 2, "utf-8")) as conn:
+                ids.append(conn.one("CLUSTER", "MYID"))
         second.command("CLUSTER", "SETSLOT", slot, "MIGRATING", str(ids[0]))
         try:
             first.command("CLUSTER", "SETSLOT", slot, "IMPORTING", str(ids[1]))
-            error = Conn(second, 2).run([("GET", key)])[0]
+            with contextlib.closing(Conn(second, 2)) as conn:
+                error = conn.run([("GET", key)])[0]
             redirect = parse_redirect(error)
             assert redirect is not None
             assert (redirect.kind, redirect.slot) == (ASK, slot)
