@@ -8,16 +8,14 @@ to a cluster is registered for the suite-wide secrets scan.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
 
 from anyredis_auth.testing.cluster import LocalCluster
 from tests import _secrets
-from tests._servers import find_binary
+from tests.conftest import _binary_or_skip
 
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 #: The server kinds whose binaries here run in cluster mode.
 CLUSTER_KINDS = ("redis", "valkey")
 
@@ -35,13 +33,8 @@ class RecordingCluster(LocalCluster):
 
 
 def cluster_binary_or_skip(kind: str) -> str:
-    binary = find_binary(kind)
-    if binary is None:
-        message = f"{kind}-server is not installed"
-        if IN_CI:  # CI must run against both servers: a missing binary is a failure there
-            pytest.fail(message)
-        pytest.skip(message)
-    return binary
+    """The server binary of `kind`: skipped when missing, a failure in CI (tests/conftest.py)."""
+    return _binary_or_skip(kind)
 
 
 @pytest.fixture(scope="session", params=CLUSTER_KINDS)
