@@ -25,7 +25,7 @@ import anyio.abc
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from .._errors import ConnectionClosedError, RedisError, ResponseError
-from .._pubsub import DEFAULT_BUFFER, Message, PubSub
+from .._pubsub import DEFAULT_BUFFER, SHARD_DROPPED, Message, PubSub
 from ..protocol import CommandArg
 from ..protocol._cluster_redirects import ASK, MOVED, parse_redirect
 from ..protocol._cluster_slots import key_slot
@@ -201,7 +201,7 @@ class ClusterPubSub:
         subscriber = PubSub(connector, router.source, router.group, self._buffer_size)
         await subscriber.__aenter__()
         if shard:
-            subscriber.on_shard_dropped = self._shard_dropped
+            subscriber.report_shard_drops = True
         self._group.start_soon(self._forward, subscriber, (host, port), shard)
         return subscriber
 
@@ -209,6 +209,10 @@ class ClusterPubSub:
         """Hand a node subscriber's messages on; a lost shard node sends its channels home."""
         try:
             async for message in subscriber:
+                if message.kind == SHARD_DROPPED:
+                    # Every message the old owner delivered before it was handed on already.
+                    self._shard_dropped(message.channel)
+                    continue
                 await self._send.send(message)
                 if shard and message.kind == "gap":
                     self._rehome_soon(address)
@@ -216,8 +220,7 @@ class ClusterPubSub:
             pass
 
     def _shard_dropped(self, channel: CommandArg) -> None:
-        """Called by a node subscriber's reader: the slot moved. Follow it (not here: this
-        runs inside the reader, which must not wait)."""
+        """The server ended a shard subscription (its slot moved): follow it."""
         if self._group is not None:
             self._group.start_soon(self._follow, [channel], False)
 
@@ -227,7 +230,7 @@ class ClusterPubSub:
             self._group.start_soon(self._follow, channels, True)
 
     async def _follow(self, channels: list[CommandArg], node_lost: bool) -> None:
-        """Subscribe `channels` again on their slots' current owners, then yield a gap.
+        """Yield a gap, then subscribe `channels` again on their slots' current owners.
 
         A dropped channel (its slot moved) is subscribed where the slot map says, following
         the server's ``MOVED`` when the map is behind. A lost node's channels wait (bounded by
@@ -236,6 +239,10 @@ class ClusterPubSub:
         """
         router = self._router
         deadline = anyio.current_time() + router.failover_timeout
+        # The gap goes first: the new owner's messages come after it, never before.
+        with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
+            why = "its node was lost" if node_lost else "its slot moved to another node"
+            await self._send.send(Message("gap", None, f"shard channel moved: {why}"))
         pending = list(channels)
         delay = 0.05
         while pending:
@@ -263,9 +270,6 @@ class ClusterPubSub:
                     break
                 await anyio.sleep(delay)
                 delay = min(delay * 2, 1.0)
-        with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
-            why = "its node was lost" if node_lost else "its slot moved to another node"
-            await self._send.send(Message("gap", None, f"shard channel moved: {why}"))
 
     def _owner_of(self, channel: CommandArg) -> tuple[str, int]:
         node = self._router.node_for_slot(key_slot(channel))

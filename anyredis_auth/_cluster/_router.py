@@ -219,13 +219,23 @@ class Router:
             )
 
     def _candidates(self) -> list[tuple[str, int]]:
-        """Known nodes first (primaries, shuffled), then the startup nodes."""
+        """Known nodes first (connected ones, then primaries, shuffled), then the startup nodes.
+
+        A node we hold a live connection to answers at once; one that just died (a hard
+        failover) would cost a failed connect, so it comes last.
+        """
         seen: list[tuple[str, int]] = []
         if self.slot_map is not None:
             tls = self._options.tls
             nodes = list(self.slot_map.nodes())
             random.shuffle(nodes)
-            nodes.sort(key=lambda node: not node.is_primary)
+
+            def rank(node: ClusterNode) -> tuple[bool, bool]:
+                held = self._nodes.get((node.host, node.port_for(tls), False))
+                connected = held is not None and held.connection.is_connected
+                return (not connected, not node.is_primary)
+
+            nodes.sort(key=rank)
             seen += [(node.host, node.port_for(tls)) for node in nodes]
         for seed in self._seeds:
             if (seed.host, seed.port) not in seen:

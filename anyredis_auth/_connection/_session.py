@@ -148,6 +148,8 @@ class Session:
         self.latest: Credentials | None = source.fixed
         self._lock = anyio.Lock()
         self._start_lock = anyio.Lock()
+        #: When the last connect gave up, and its error (callers queued behind it share it).
+        self._failed: tuple[float, RedisError] | None = None
         self._failures = 0
         self._closed: BaseException | None = None
         self._follower: anyio.CancelScope | None = None
@@ -220,9 +222,15 @@ class Session:
                 # its first connect on.
                 async with self._start_lock:
                     await self.start()
+            queued_at = anyio.current_time()
             async with self._lock:
                 link = self.link
                 if link is None or link.closed:
+                    failed = self._failed
+                    if failed is not None and failed[0] >= queued_at and not forever:
+                        # A connect failed (all its attempts) while this caller waited for it:
+                        # trying again at once would take as long and meet the same answer.
+                        raise type(failed[1])(str(failed[1])) from failed[1]
                     link = await self._open(forever=forever)
             await self._catch_up(link)
         return link
@@ -262,7 +270,9 @@ class Session:
             self._install(link)
             return link
         assert last_error is not None
-        raise type(last_error)(f"{last_error} (after {attempts} attempts)") from last_error
+        error = type(last_error)(f"{last_error} (after {attempts} attempts)")
+        self._failed = (anyio.current_time(), error)
+        raise error from last_error
 
     def _install(self, link: Link) -> None:
         self.link = link

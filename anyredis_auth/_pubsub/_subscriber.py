@@ -100,6 +100,8 @@ __all__ = ["DEFAULT_BUFFER", "Message", "PubSub", "PubSubStats"]
 logger = logging.getLogger("anyredis_auth.pubsub")
 
 DEFAULT_BUFFER = 10_000
+#: The kind of the in-band marker of `PubSub.report_shard_drops` (never shown to users).
+SHARD_DROPPED = "_shard_dropped"
 
 
 class PubSub:
@@ -139,9 +141,10 @@ class PubSub:
         )
         #: Told when the subscriber closes (its owner's registry).
         self._on_close: Callable[[PubSub], None] | None = None
-        #: Told (with the channel as given) when the server ends a shard subscription by
-        #: itself: a cluster subscriber follows the channel's slot to its new owner.
-        self.on_shard_dropped: Callable[[CommandArg], None] | None = None
+        #: Put a `SHARD_DROPPED` message in the stream, in order with the messages before it,
+        #: when the server ends a shard subscription by itself: a cluster subscriber follows
+        #: the channel's slot to its new owner once every message before it was handed on.
+        self.report_shard_drops = False
         #: What the server is (or, after a reconnect, will be) subscribed to, per family:
         #: key bytes -> the value as given. Updated when the command is written.
         self._subscribed: dict[str, dict[bytes, CommandArg]] = {name: {} for name in FAMILIES}
@@ -455,8 +458,9 @@ class PubSub:
             value = self._subscribed["shard"].pop(key, None)
             if value is not None:
                 logger.info("the server ended a shard subscription (its slot moved?)")
-                if self.on_shard_dropped is not None:
-                    self.on_shard_dropped(value)
+                if self.report_shard_drops:
+                    with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
+                        await self._send.send(Message(SHARD_DROPPED, value, None))
 
     # -- connections ---------------------------------------------------------------------------
 
