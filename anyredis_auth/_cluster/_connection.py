@@ -35,6 +35,7 @@ from ..protocol._cluster_commands import (
     merge_replies,
     merge_split,
     slot_of,
+    slot_of_command,
     split_by_slot,
 )
 from ..protocol._cluster_redirects import ASK, MOVED, parse_redirect
@@ -74,8 +75,9 @@ class ClusterConnection(Commands):
             )
         router = self._router
         table = router.table
+        info = table.lookup(args)
         try:
-            slot = slot_of(table, args)
+            slot = None if info is None else slot_of_command(info, args)
         except CrossSlotError:
             parts = split_by_slot(args)
             if parts is None:
@@ -85,7 +87,6 @@ class ClusterConnection(Commands):
             if isinstance(merged, ResponseError):
                 raise merged from None
             return merged
-        info = table.lookup(args)
         if slot is None:
             policy = info.request_policy if info is not None else None
             if policy in (ALL_SHARDS, ALL_NODES):

@@ -52,6 +52,7 @@ __all__ = [
     "merge_split",
     "parse_command_reply",
     "slot_of",
+    "slot_of_command",
     "split_by_slot",
 ]
 
@@ -478,8 +479,11 @@ def slot_of(table: CommandTable, args: Sequence[CommandArg]) -> int | None:
     Raises `CrossSlotError` when the keys hash to different slots.
     """
     info = table.lookup(args)
-    if info is None:
-        return None
+    return None if info is None else slot_of_command(info, args)
+
+
+def slot_of_command(info: CommandInfo, args: Sequence[CommandArg]) -> int | None:
+    """`slot_of` for a command already looked up in the table (`CommandTable.lookup`)."""
     slot: int | None = None
     for i in key_positions(info, args):
         this = key_slot(args[i])
