@@ -26,6 +26,7 @@ from typing import Any
 import anyio
 
 from .._commands import Commands
+from .._connection._pipeline import check_pipelined, raise_first_error
 from .._errors import ExecAbortError, RedisConnectionError, RedisError, ResponseError
 from ..protocol import CommandArg
 from ..protocol._cluster_commands import (
@@ -259,13 +260,7 @@ class ClusterPipeline:
 
     def execute_command(self, *args: CommandArg) -> ClusterPipeline:
         """Queue one command; returns the pipeline for chaining."""
-        if not args:
-            raise TypeError("a command needs at least its name")
-        reason = classify(args)
-        if reason == BLOCKING:
-            reason = "blocking commands cannot run in a pipeline on a shared connection"
-        if reason is not None:
-            raise ValueError(f"{command_name(args[0])} is not allowed here: {reason}")
+        check_pipelined(args)
         self._commands.append(args)
         return self
 
@@ -312,12 +307,7 @@ class ClusterPipeline:
         else:
             results = await self._grouped(commands, slots)
         if raise_on_error:
-            for index, reply in enumerate(results):
-                if isinstance(reply, ResponseError):
-                    name = command_name(commands[index][0])
-                    raise type(reply)(
-                        f"command #{index} ({name}) of the pipeline failed: {reply.message}"
-                    )
+            raise_first_error(results, [command_name(args[0]) for args in commands])
         return results
 
     async def _grouped(

@@ -34,13 +34,7 @@ class Pipeline:
         self, *args: bytes | str | int | float | bytearray | memoryview
     ) -> Pipeline:
         """Queue one command (checked and encoded now); returns the pipeline for chaining."""
-        if not args:
-            raise TypeError("a command needs at least its name")
-        reason = classify(args)
-        if reason == BLOCKING:
-            reason = "blocking commands cannot run in a pipeline on a shared connection"
-        if reason is not None:
-            raise ValueError(f"{command_name(args[0])} is not allowed here: {reason}")
+        check_pipelined(args)
         self._encoded.append(encode_pieces(*args))
         self._names.append(command_name(args[0]))
         return self
@@ -81,12 +75,28 @@ class Pipeline:
             replies = await self._connection._execute_transaction(concat(*encoded), len(encoded))
             results = _exec_results(replies, names)
         if raise_on_error:
-            for index, reply in enumerate(results):
-                if isinstance(reply, ResponseError):
-                    raise type(reply)(
-                        f"command #{index} ({names[index]}) of the pipeline failed: {reply.message}"
-                    )
+            raise_first_error(results, names)
         return results
+
+
+def check_pipelined(args: tuple[object, ...]) -> None:
+    """Refuse a command a pipeline on a shared connection cannot carry (any pipeline's check)."""
+    if not args:
+        raise TypeError("a command needs at least its name")
+    reason = classify(args)
+    if reason == BLOCKING:
+        reason = "blocking commands cannot run in a pipeline on a shared connection"
+    if reason is not None:
+        raise ValueError(f"{command_name(args[0])} is not allowed here: {reason}")
+
+
+def raise_first_error(results: list[object], names: list[str]) -> None:
+    """Raise the first error reply of a pipeline's `results`, naming its command."""
+    for index, reply in enumerate(results):
+        if isinstance(reply, ResponseError):
+            raise type(reply)(
+                f"command #{index} ({names[index]}) of the pipeline failed: {reply.message}"
+            )
 
 
 def _exec_results(replies: list[object], names: list[str]) -> list[object]:
