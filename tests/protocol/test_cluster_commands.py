@@ -29,20 +29,7 @@ from anyredis_auth.protocol._cluster_commands import (
 )
 from anyredis_auth.protocol._cluster_slots import key_slot
 from anyredis_auth.protocol._encoder import CommandArg
-
-
-def shaped(value: object, resp: int, decoded: bool) -> object:
-    """`value` (RESP3, str) as RESP2 (maps flattened) and/or raw bytes."""
-    if isinstance(value, dict):
-        items = [(shaped(k, resp, decoded), shaped(v, resp, decoded)) for k, v in value.items()]
-        if resp == 3:
-            return dict(items)
-        return [part for pair in items for part in pair]
-    if isinstance(value, list):
-        return [shaped(v, resp, decoded) for v in value]
-    if isinstance(value, str) and not decoded:
-        return value.encode()
-    return value
+from tests.protocol._shapes import SHAPE_IDS, SHAPES, shaped
 
 
 def spec(begin: dict[str, object], find: dict[str, object], *flags: str) -> dict[str, object]:
@@ -138,9 +125,6 @@ COMMAND = [
     ["legacy_mget", -2, ["readonly"], 1, -1, 1],
     None,  # COMMAND INFO of an unknown name
 ]  # fmt: skip
-
-SHAPES = [(3, True), (3, False), (2, True), (2, False)]
-SHAPE_IDS = ["resp3-str", "resp3-bytes", "resp2-str", "resp2-bytes"]
 
 
 @pytest.fixture(params=SHAPES, ids=SHAPE_IDS)
