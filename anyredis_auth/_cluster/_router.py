@@ -48,11 +48,16 @@ class NodeConnection:
     """The shared connection to one node (with its dedicated pool), and its connector."""
 
     def __init__(
-        self, address: tuple[str, int], connector: Connector, connection: MultiplexedConnection
+        self,
+        address: tuple[str, int],
+        connector: Connector,
+        connection: MultiplexedConnection,
+        dedicated: DedicatedPool,
     ) -> None:
         self.address = address
         self.connector = connector
         self.connection = connection
+        self.dedicated = dedicated
 
 
 class Router:
@@ -123,7 +128,7 @@ class Router:
             refresh_before_expiry=self._refresh_before_expiry,
         )
         connection = MultiplexedConnection(connector, self._source, dedicated, self._group)
-        node = NodeConnection((host, port), connector, connection)
+        node = NodeConnection((host, port), connector, connection, dedicated)
         self._nodes[key] = node
         return node
 
@@ -155,7 +160,7 @@ class Router:
         nodes, self._nodes = list(self._nodes.values()), {}
         for node in nodes:
             await node.connection.aclose()
-            node.connection._dedicated.close()
+            node.dedicated.close()
 
     # -- routing -------------------------------------------------------------------------------
 
