@@ -6,6 +6,7 @@ import logging
 import os
 import re
 from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING
 
 import anyio
 import pytest
@@ -13,6 +14,12 @@ import pytest
 from tests import _secrets
 from tests._proxy import FaultProxy
 from tests._servers import KINDS, ServerProcess, TLSFiles, find_binary
+
+if TYPE_CHECKING:
+    from tests._clusters import RecordingCluster
+
+#: The server kinds whose binaries here run in cluster mode.
+CLUSTER_KINDS = ("redis", "valkey")
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -83,6 +90,26 @@ def resp2_server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
         yield process
     finally:
         process.close()
+
+
+@pytest.fixture(scope="session", params=CLUSTER_KINDS)
+def cluster(request: pytest.FixtureRequest) -> Iterator[RecordingCluster]:
+    """3 primaries with a replica each, shared by the session: restore what you change."""
+    from tests._clusters import RecordingCluster, cluster_binary_or_skip
+
+    kind = str(request.param)
+    with RecordingCluster(kind, binary=cluster_binary_or_skip(kind)) as local:
+        yield local
+
+
+@pytest.fixture(params=CLUSTER_KINDS)
+def own_cluster(request: pytest.FixtureRequest) -> Iterator[RecordingCluster]:
+    """3 primaries with a replica each, for this test alone (kill, restart, ...)."""
+    from tests._clusters import RecordingCluster, cluster_binary_or_skip
+
+    kind = str(request.param)
+    with RecordingCluster(kind, binary=cluster_binary_or_skip(kind)) as local:
+        yield local
 
 
 @pytest.fixture

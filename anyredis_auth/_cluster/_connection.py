@@ -19,14 +19,14 @@ slot map that names another node, then goes there: the promoted replica after a 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any
 
 import anyio
 
-from .._commands import Commands
-from .._connection._pipeline import check_pipelined, raise_first_error
+from .._commands import Commands, ConnectionOnlyCommands, Queue
+from .._connection._pipeline import check_pipelined, parse_results, raise_first_error
 from .._errors import ExecAbortError, RedisConnectionError, RedisError, ResponseError
 from ..protocol import CommandArg
 from ..protocol._cluster_commands import (
@@ -52,7 +52,7 @@ _RETRY_DELAY = 0.05
 _RETRY_MAX_DELAY = 1.0
 
 
-class ClusterConnection(Commands):
+class ClusterConnection(ConnectionOnlyCommands, Commands):
     """A connection to the whole cluster, shared by any number of tasks.
 
     Get one with ``await cluster.get_async_connection()``. See the module documentation for
@@ -244,7 +244,7 @@ async def _asking_reply_of(node: NodeConnection, args: Sequence[CommandArg]) -> 
     return replies[1]
 
 
-class ClusterPipeline:
+class ClusterPipeline(Queue, Commands):
     """Commands queued with `execute_command`, sent by ``await pipe.execute()``.
 
     Without a transaction the commands are grouped per node, one write each, concurrently; the
@@ -257,14 +257,23 @@ class ClusterPipeline:
         self._connection = connection
         self.transaction = transaction
         self._commands: list[tuple[CommandArg, ...]] = []
+        self._parsers: list[Callable[[Any], Any] | None] = []  # of the typed commands
 
     def execute_command(self, *args: CommandArg) -> ClusterPipeline:
         """Queue one command; returns the pipeline for chaining."""
         check_pipelined(args)
         self._commands.append(args)
+        self._parsers.append(None)
         return self
 
     command = execute_command
+
+    def _queue(
+        self, args: tuple[CommandArg, ...], parse: Callable[[Any], Any] | None
+    ) -> ClusterPipeline:
+        self.execute_command(*args)
+        self._parsers[-1] = parse
+        return self
 
     def __len__(self) -> int:
         return len(self._commands)
@@ -272,6 +281,7 @@ class ClusterPipeline:
     def reset(self) -> None:
         """Drop the queued commands without sending them."""
         self._commands.clear()
+        self._parsers.clear()
 
     async def __aenter__(self) -> ClusterPipeline:
         return self
@@ -287,6 +297,7 @@ class ClusterPipeline:
     async def execute(self, *, raise_on_error: bool = True) -> list[object]:
         """Send the queued commands and return their replies in order."""
         commands, self._commands = self._commands, []
+        parsers, self._parsers = self._parsers, []
         if not commands:
             return []
         connection = self._connection
@@ -308,7 +319,7 @@ class ClusterPipeline:
             results = await self._grouped(commands, slots)
         if raise_on_error:
             raise_first_error(results, [command_name(args[0]) for args in commands])
-        return results
+        return parse_results(results, parsers)
 
     async def _grouped(
         self, commands: list[tuple[CommandArg, ...]], slots: list[int | None]

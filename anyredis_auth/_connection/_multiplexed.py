@@ -9,7 +9,7 @@ import anyio
 import anyio.abc
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from .._commands import Commands
+from .._commands import Commands, ConnectionOnlyCommands
 from .._errors import ConnectionClosedError, RedisConnectionError, RedisTimeoutError, ResponseError
 from .._options import ConnectionOptions
 from ..protocol import CommandArg, Push
@@ -30,7 +30,7 @@ logger = logging.getLogger("anyredis_auth.connection")
 PUSH_BUFFER = 1000
 
 
-class MultiplexedConnection(Commands):
+class MultiplexedConnection(ConnectionOnlyCommands, Commands):
     """A connection shared by many tasks: commands are pipelined on one socket.
 
     Get one with ``await client.get_multiplexed_async_connection()`` and share it. Each

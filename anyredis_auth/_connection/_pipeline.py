@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from .._commands import Commands, Queue
 from .._errors import ExecAbortError, ResponseError
 from ..protocol._encoder import Pieces, concat, encode_pieces
 from ..protocol._routing import BLOCKING, classify, command_name
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from types import TracebackType
+
+    from ..protocol import CommandArg
+
+    Parser = Callable[[Any], Any]
 
     from ._multiplexed import MultiplexedConnection
 
-__all__ = ["Pipeline"]
+__all__ = ["Pipeline", "parse_results"]
 
 
-class Pipeline:
+class Pipeline(Queue, Commands):
     """Commands queued with `execute_command` and sent by `await pipe.execute()` in one write.
 
     With ``transaction=True`` they are wrapped in MULTI/EXEC and run atomically. The replies come
@@ -29,17 +35,22 @@ class Pipeline:
         self.transaction = transaction
         self._encoded: list[bytes | Pieces] = []
         self._names: list[str] = []
+        self._parsers: list[Parser | None] = []  # typed commands turn their replies into values
 
-    def execute_command(
-        self, *args: bytes | str | int | float | bytearray | memoryview
-    ) -> Pipeline:
+    def execute_command(self, *args: CommandArg) -> Pipeline:
         """Queue one command (checked and encoded now); returns the pipeline for chaining."""
         check_pipelined(args)
         self._encoded.append(encode_pieces(*args))
         self._names.append(command_name(args[0]))
+        self._parsers.append(None)
         return self
 
     command = execute_command
+
+    def _queue(self, args: tuple[CommandArg, ...], parse: Parser | None) -> Pipeline:
+        self.execute_command(*args)
+        self._parsers[-1] = parse
+        return self
 
     def __len__(self) -> int:
         return len(self._encoded)
@@ -48,6 +59,7 @@ class Pipeline:
         """Drop the queued commands without sending them."""
         self._encoded.clear()
         self._names.clear()
+        self._parsers.clear()
 
     async def __aenter__(self) -> Pipeline:
         return self
@@ -62,8 +74,8 @@ class Pipeline:
 
     async def execute(self, *, raise_on_error: bool = True) -> list[object]:
         """Send the queued commands at once and return their replies in order."""
-        encoded, names = self._encoded, self._names
-        self._encoded, self._names = [], []
+        encoded, names, parsers = self._encoded, self._names, self._parsers
+        self._encoded, self._names, self._parsers = [], [], []
         if not encoded:
             return []
         if not self.transaction:
@@ -76,7 +88,15 @@ class Pipeline:
             results = _exec_results(replies, names)
         if raise_on_error:
             raise_first_error(results, names)
-        return results
+        return parse_results(results, parsers)
+
+
+def parse_results(results: list[object], parsers: list[Parser | None]) -> list[object]:
+    """Each reply through its typed command's parser (error replies stay as they are)."""
+    for index, parse in enumerate(parsers):
+        if parse is not None and not isinstance(results[index], ResponseError):
+            results[index] = parse(results[index])
+    return results
 
 
 def check_pipelined(args: tuple[object, ...]) -> None:

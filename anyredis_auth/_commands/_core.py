@@ -1,0 +1,184 @@
+"""The machinery that lets each typed command be written once and serve every connection kind.
+
+A command is a *builder*: a plain function taking redis-py's parameters and returning the
+command's arguments and, where the reply needs it, a *parser* that turns the raw reply (RESP2 or
+RESP3, bytes or str) into redis-py's classic value. ``get = command(build_get)`` in a group's
+mixin class then gives:
+
+- on a connection (`Runner`: `MultiplexedConnection`, `ClusterConnection`) a method returning an
+  awaitable of the parsed value: ``await con.get("k")``;
+- on a pipeline (`Queue`: `Pipeline`, `ClusterPipeline`) a method that queues the command and
+  returns the pipeline, so calls chain (``pipe.set("k", 1).get("k")``); ``await pipe.execute()``
+  returns the parsed values in order.
+
+For the type checker the descriptor's ``__get__`` overloads give both shapes from the builder's
+own signature (a `ParamSpec`). At run time `Runner` and `Queue` replace each descriptor on their
+concrete subclasses by a plain function, so a typed call costs one builder call more than
+`execute` and no descriptor lookup.
+
+Where a flag changes the shape of the reply (``withscores=True``, ...), `overloaded` takes the
+builder (whose signature is used for pipelines) and a `Protocol` with the overloads of the
+awaitable form (used for connections).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
+
+from ..protocol import CommandArg
+
+__all__ = [
+    "AbsExpiryT",
+    "EncodableT",
+    "ExpiryT",
+    "KeyT",
+    "KeysT",
+    "Queue",
+    "Request",
+    "Runner",
+    "command",
+    "overloaded",
+]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+A = TypeVar("A")
+Q = TypeVar("Q", bound="Queue")
+C = TypeVar("C")
+
+#: A key or a field name (redis-py's ``KeyT``).
+KeyT = bytes | str | memoryview
+#: Any value a command takes (redis-py's ``EncodableT``).
+EncodableT = bytes | bytearray | memoryview | str | int | float
+#: One key on its own, or several (``blpop("queue")`` waits on one key, not on q, u, e, ...).
+KeysT = KeyT | Iterable[KeyT]
+#: A relative expiry: seconds (or milliseconds, by the parameter's name) or a timedelta.
+ExpiryT = int | timedelta
+#: An absolute expiry: a Unix time in seconds (or milliseconds) or an aware/naive datetime.
+AbsExpiryT = int | datetime
+
+Parser = Callable[[Any], T]
+#: What a builder returns: the command's arguments, and the parser of its reply (None: as is).
+Request = tuple[tuple[CommandArg, ...], Parser[T] | None]
+
+
+class Runner:
+    """A connection kind whose typed methods run at once: it must provide ``execute``."""
+
+    if TYPE_CHECKING:
+
+        async def execute(self, *args: CommandArg) -> Any: ...
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _install(cls, _runner_method)
+
+
+class Queue:
+    """A pipeline kind whose typed methods queue: it must provide ``_queue``."""
+
+    def _queue(self: Q, args: tuple[CommandArg, ...], parse: Parser[Any] | None) -> Q:
+        raise NotImplementedError  # pragma: no cover - provided by the pipeline
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _install(cls, _queue_method)
+
+
+class command(Generic[P, T]):
+    """A typed command of a group mixin, made from its builder (see the module's docstring)."""
+
+    __slots__ = ("build", "covers")
+
+    def __init__(self, build: Callable[P, Request[T]], *, covers: str | tuple[str, ...] = ()):
+        self.build = build
+        #: The server commands this method covers, where its name does not say (``delete``
+        #: covers ``DEL``); read by the coverage test.
+        self.covers = (covers,) if isinstance(covers, str) else covers
+
+    @overload
+    def __get__(self: C, obj: None, owner: type) -> C: ...
+    @overload
+    def __get__(self, obj: Q, owner: type) -> Callable[P, Q]: ...
+    @overload
+    def __get__(self, obj: Runner, owner: type) -> Callable[P, Awaitable[T]]: ...
+    def __get__(self, obj: object, owner: type) -> Any:
+        if obj is None:
+            return self
+        # Only reached on a class that is neither a Runner nor a Queue subclass.
+        make = _queue_method if isinstance(obj, Queue) else _runner_method
+        return make(self.build).__get__(obj, owner)
+
+
+class overloaded(Generic[P, A]):
+    """A typed command whose reply shape depends on a flag: `shape` holds the overloads."""
+
+    __slots__ = ("build", "covers")
+
+    def __init__(
+        self,
+        build: Callable[P, Request[Any]],
+        shape: type[A],
+        *,
+        covers: str | tuple[str, ...] = (),
+    ) -> None:
+        del shape  # only for the type checker
+        self.build = build
+        self.covers = (covers,) if isinstance(covers, str) else covers
+
+    @overload
+    def __get__(self: C, obj: None, owner: type) -> C: ...
+    @overload
+    def __get__(self, obj: Q, owner: type) -> Callable[P, Q]: ...
+    @overload
+    def __get__(self, obj: Runner, owner: type) -> A: ...
+    def __get__(self, obj: object, owner: type) -> Any:
+        if obj is None:
+            return self
+        make = _queue_method if isinstance(obj, Queue) else _runner_method
+        return make(self.build).__get__(obj, owner)
+
+
+def typed_commands(cls: type) -> dict[str, command[Any, Any] | overloaded[Any, Any]]:
+    """Every typed command `cls` has (by attribute name), its own and inherited ones."""
+    found: dict[str, command[Any, Any] | overloaded[Any, Any]] = {}
+    for klass in reversed(cls.__mro__):
+        for name, value in vars(klass).items():
+            if isinstance(value, command | overloaded):
+                found[name] = value
+            elif name in found:
+                del found[name]  # overridden by something else
+    return found
+
+
+def _install(cls: type, make: Callable[[Callable[..., Request[Any]]], Callable[..., Any]]) -> None:
+    for name, described in typed_commands(cls).items():
+        method = make(described.build)
+        method.__name__ = method.__qualname__ = name
+        method.__doc__ = described.build.__doc__
+        method.__wrapped__ = described.build  # type: ignore[attr-defined]  # for inspect/help
+        setattr(cls, name, method)
+
+
+def _runner_method(build: Callable[..., Request[Any]]) -> Callable[..., Any]:
+    def method(self: Runner, *args: Any, **kwargs: Any) -> Awaitable[Any]:
+        arguments, parse = build(*args, **kwargs)
+        if parse is None:
+            return self.execute(*arguments)
+        return _parsed(self.execute(*arguments), parse)
+
+    return method
+
+
+def _queue_method(build: Callable[..., Request[Any]]) -> Callable[..., Any]:
+    def method(self: Queue, *args: Any, **kwargs: Any) -> Queue:
+        arguments, parse = build(*args, **kwargs)
+        return self._queue(arguments, parse)
+
+    return method
+
+
+async def _parsed(reply: Coroutine[Any, Any, Any], parse: Parser[T]) -> T:
+    return parse(await reply)

@@ -1,0 +1,9 @@
+"""Geo commands: GEOADD, GEODIST, GEOPOS, GEOSEARCH, ..."""
+
+from __future__ import annotations
+
+__all__ = ["GeoCommands"]
+
+
+class GeoCommands:
+    """Geo commands: GEOADD, GEODIST, GEOPOS, GEOSEARCH, ..."""
