@@ -71,7 +71,7 @@ async def test_typed_commands(server: ServerProcess, protocol: int, key_prefix: 
         assert 0 < await con.ttl(k + "s") <= 100
         assert await con.incr(k + "n") == 1
         assert await con.incr(k + "n", 5) == 6
-        assert await con.hset(k + "h", {"a": 1, "b": "x"}) == 2
+        assert await con.hset(k + "h", mapping={"a": 1, "b": "x"}) == 2
         assert await con.hgetall(k + "h") == {b"a": b"1", b"b": b"x"}
         assert await con.rpush(k + "l", "a", "b", "c") == 3
         assert await con.lrange(k + "l", 0, -1) == [b"a", b"b", b"c"]
