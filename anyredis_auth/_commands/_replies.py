@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..protocol import CommandArg
-from ._core import AbsExpiryT, ExpiryT, KeysT
+from ._core import AbsExpiryT, EncodableT, ExpiryT, KeysT
 
 _ONE = (str, bytes, bytearray, memoryview, int, float)
 
@@ -98,3 +98,28 @@ def to_list(reply: Any) -> list[Any]:
 def to_set(reply: Any) -> set[Any]:
     """An array or a RESP3 set as a Python set (None as an empty set)."""
     return set() if reply is None else set(reply)
+
+
+def text(reply: Any) -> Any:
+    """redis-py's ``str_if_bytes``: bytes decoded as UTF-8 (``replace``), anything else as is."""
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+
+
+def maps_as_pairs(reply: Any) -> Any:
+    """RESP3's maps, at any depth, as RESP2's flat ``[k, v, k, v]`` lists (sets already arrive
+    as lists): the shape redis-py ``protocol=2`` returns for replies it does not parse."""
+    if isinstance(reply, dict):
+        flat: list[Any] = []
+        for key, value in reply.items():
+            flat += (key, maps_as_pairs(value))
+        return flat
+    if isinstance(reply, list):
+        return [maps_as_pairs(item) for item in reply]
+    return reply
+
+
+def value_list(values: EncodableT | Iterable[EncodableT], *more: Any) -> list[Any]:
+    """Like `key_list`, for fields or members: one value on its own (a str is ONE), or several."""
+    if isinstance(values, _ONE):
+        return [values, *more]
+    return [*values, *more]
