@@ -64,21 +64,19 @@ async def main(args: argparse.Namespace) -> None:
         print(f"logged in as {user}")
 
         # One key: sent to the node that serves its slot.
-        await con.execute("SET", "user:{42}:name", "ada")
+        await con.set("user:{42}:name", "ada")
         # Keys in several slots: split per slot, sent to each node, merged in order (not atomic).
-        await con.execute("MSET", "example:a", "1", "example:b", "2", "example:c", "3")
-        print(f"MGET -> {await con.execute('MGET', 'example:a', 'example:b', 'example:c')}")
+        await con.mset({"example:a": 1, "example:b": 2, "example:c": 3})
+        print(f"MGET -> {await con.mget(['example:a', 'example:b', 'example:c'])}")
         # A pipeline: one write per node, the replies in the order the commands were queued.
         pipe = con.pipeline()
-        pipe.execute_command("INCR", "example:a")
-        pipe.execute_command("INCR", "example:b")
+        pipe.incr("example:a").incr("example:b")
         print(f"pipeline -> {await pipe.execute()}")
         # A transaction: every key in one slot (the hash tag {42} makes sure of it).
         tx = con.pipeline(transaction=True)
-        tx.execute_command("INCR", "user:{42}:visits")
-        tx.execute_command("GET", "user:{42}:name")
+        tx.incr("user:{42}:visits").get("user:{42}:name")
         print(f"transaction -> {await tx.execute()}")
-        await con.execute("DEL", "example:a", "example:b", "example:c", "user:{42}:visits")
+        await con.delete("example:a", "example:b", "example:c", "user:{42}:visits")
 
 
 def parse_args() -> argparse.Namespace:

@@ -22,7 +22,7 @@ async def main(url: str) -> None:
         async def worker() -> None:
             nonlocal done
             while True:
-                await con.execute("INCR", "example:shutdown")
+                await con.incr("example:shutdown")
                 done += 1
 
         with anyio.move_on_after(0.5):  # the "stop" signal
@@ -31,7 +31,7 @@ async def main(url: str) -> None:
                     group.start_soon(worker)
     print(f"stopped cleanly after {done} commands")
     try:
-        await con.execute("PING")
+        await con.ping()
     except ConnectionClosedError:
         print("the connection is closed with the client")
 

@@ -17,16 +17,16 @@ async def main(url: str) -> None:
 
         pipe = con.pipeline()
         for index in range(5):
-            pipe.execute_command("SET", f"example:pipe:{index}", index)
-        pipe.execute_command("MGET", *(f"example:pipe:{index}" for index in range(5)))
+            pipe.set(f"example:pipe:{index}", index)  # typed methods queue and chain
+        pipe.mget([f"example:pipe:{index}" for index in range(5)])
         replies = await pipe.execute()
         print(f"pipeline: {replies[-1]!r}")
 
         tx = con.pipeline(transaction=True)
-        tx.execute_command("INCR", "example:counter").execute_command("INCR", "example:counter")
+        tx.incr("example:counter").incr("example:counter")
         print(f"transaction: {await tx.execute()!r}")
 
-        tx.execute_command("SET", "example:bad")  # wrong number of arguments: EXEC aborts
+        tx.execute_command("SET", "example:bad")  # any command; wrong arity: EXEC aborts
         try:
             await tx.execute()
         except ExecAbortError as exc:

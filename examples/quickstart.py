@@ -14,8 +14,8 @@ from anyredis_auth import Client
 async def main(url: str) -> None:
     async with Client.from_url(url) as client:
         con = await client.get_multiplexed_async_connection()
-        await con.execute("SET", "my_key", 42)
-        value = await con.execute("GET", "my_key")
+        await con.set("my_key", 42)  # typed, as in redis-py; con.execute("SET", ...) also works
+        value = await con.get("my_key")
         print(f"GET my_key -> {value!r}")
 
 
