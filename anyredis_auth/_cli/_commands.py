@@ -118,15 +118,11 @@ def _run_cluster_ping(args: argparse.Namespace) -> int:
             await cluster.get_async_connection()  # reads the slot map
             nodes = cluster.nodes()
             primaries = [node for node in nodes if node.is_primary]
-            router = cluster._router
-            assert router is not None
             replies: list[Any] = [None] * len(primaries)
 
             async def one(index: int, node: ClusterNode) -> None:
                 try:
-                    replies[index] = await router.connection_for_node(node).connection.execute(
-                        "PING"
-                    )
+                    replies[index] = await cluster.execute_on_node(node, "PING")
                 except RedisError as exc:  # shown on the node's own line
                     replies[index] = exc
 

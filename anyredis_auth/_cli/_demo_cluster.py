@@ -23,7 +23,7 @@ import anyio
 
 from .._cluster import ClusterClient, ClusterNode
 from .._connection._session import ConnectionStats
-from .._errors import RedisError
+from .._errors import ConnectionClosedError, RedisError
 from ..protocol._cluster_slots import SLOT_COUNT, key_slot
 from ..testing.cluster import LocalCluster
 from ..testing.servers import find_binary
@@ -40,11 +40,12 @@ KEYS_PER_BATCH = 3
 
 
 def node_stats(cluster: ClusterClient) -> dict[tuple[str, int], ConnectionStats]:
-    """Each node session's counters by address, for the nodes the client connected to."""
-    router = cluster._router  # the CLI reads the per-node sessions the library keeps
-    if router is None:
+    """Each node session's counters by address, for the nodes the client connected to
+    (empty once the client is closed)."""
+    try:
+        return cluster.node_stats()
+    except ConnectionClosedError:
         return {}
-    return {node.address: node.connection.stats for node in router.connections()}
 
 
 @dataclass

@@ -15,11 +15,12 @@ from typing import Any
 import anyio.abc
 
 from .._auth import StreamingCredentialsProvider
-from .._connection._session import CredentialsSource
+from .._connection._session import ConnectionStats, CredentialsSource
 from .._errors import ConnectionClosedError
 from .._options import ConnectionOptions, options_from_url, seconds
 from .._ownership import check_transport, close_group, open_group, refresh_before_expiry
 from .._pubsub import DEFAULT_BUFFER
+from ..protocol import CommandArg
 from ..protocol._cluster_topology import ClusterNode
 from ._connection import ClusterConnection
 from ._pubsub import ClusterPubSub
@@ -196,6 +197,37 @@ class ClusterClient:
         """The current primaries and replicas (address, role, slot ranges), as last read."""
         router = self._require_router()
         return [] if router.slot_map is None else list(router.slot_map.nodes())
+
+    def node_stats(self) -> dict[tuple[str, int], ConnectionStats]:
+        """Each node session's counters (connects, re-auths, ...) by ``(host, port)``, for the
+        nodes this client has a session to; a snapshot (copies: changing them changes nothing).
+
+        A replica read with ``read_from_replicas`` may have two sessions (one sending
+        ``READONLY``): its counters are summed. Subscribers' connections are not included
+        (see ``PubSub.stats``).
+        """
+        merged: dict[tuple[str, int], ConnectionStats] = {}
+        for node in self._require_router().connections():
+            stats = node.connection.stats
+            found = merged.get(node.address)
+            if found is None:
+                merged[node.address] = dataclasses.replace(stats)
+                continue
+            found.connects += stats.connects
+            found.reauths += stats.reauths
+            found.reauth_failures += stats.reauth_failures
+            found.replacements += stats.replacements
+            found.last_reauth_error = stats.last_reauth_error or found.last_reauth_error
+        return merged
+
+    async def execute_on_node(self, node: ClusterNode, *args: CommandArg) -> Any:
+        """Run one command on `node` (one of `nodes`) itself, on that node's shared session:
+        for per-node commands (``PING``, ``INFO``, ``DBSIZE`` of one shard, ``SCAN``...).
+        No redirect is followed (a key another node serves gets the server's ``MOVED``);
+        on a replica the session sends ``READONLY``, so reads of its shard's keys are served.
+        An error reply raises `ResponseError`."""
+        router = self._require_router()
+        return await router.connection_for_node(node, readonly=True).connection.execute(*args)
 
 
 def _seed_options(seed: ConnectionOptions, url: str) -> ConnectionOptions:

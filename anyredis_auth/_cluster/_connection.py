@@ -19,7 +19,7 @@ slot map that names another node, then goes there: the promoted replica after a 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -99,6 +99,15 @@ class ClusterConnection(ConnectionOnlyCommands, Commands):
         if isinstance(reply, ResponseError):
             raise reply
         return reply
+
+    def _keyspace_parts(self) -> list[Callable[..., Awaitable[Any]]]:
+        """`scan_iter` walks each primary's keys with a cursor of its own (SCAN itself goes to
+        any primary: a cursor means nothing on another node)."""
+        router = self._router
+        return [
+            router.connection_for_node(node).connection.execute
+            for node in router.require_map().primaries()
+        ]
 
     def pipeline(self, transaction: bool = False) -> ClusterPipeline:
         """Queue commands; ``await pipe.execute()`` sends them grouped per node (one write each)
@@ -190,6 +199,12 @@ class ClusterConnection(ConnectionOnlyCommands, Commands):
                     # Never reached the node (a failover?): wait for a map that names another.
                     if deadline is None:
                         deadline = anyio.current_time() + self._failover_timeout
+                    await self._refresh_quietly(generation)
+                    if router.moved_away(node, slot, readonly=readonly):
+                        # The map names another node now (perhaps while this connect to the
+                        # lost one was still failing): go there at once, whatever the deadline
+                        # says; the deadline bounds the wait for such a map, not its use.
+                        continue
                     if anyio.current_time() >= deadline:
                         raise
                     await anyio.sleep(delay)

@@ -143,6 +143,11 @@ class Router:
         return self._options.tls
 
     @property
+    def connect_timeout(self) -> float | None:
+        """The seed's connect timeout (bounds our own queries and subscriber moves)."""
+        return self._options.connect_timeout
+
+    @property
     def source(self) -> CredentialsSource:
         """Where every node session gets its credentials."""
         return self._source
@@ -186,6 +191,21 @@ class Router:
         if not primaries:
             raise RedisConnectionError("the cluster has no primary")
         return random.choice(primaries)
+
+    def moved_away(self, node: ClusterNode, slot: int | None, *, readonly: bool = False) -> bool:
+        """Whether the current map no longer sends `slot` (any primary: None) to `node`."""
+        slot_map = self.slot_map
+        if slot_map is None:
+            return False
+        if slot is None:
+            return all(other.address != node.address for other in slot_map.primaries())
+        owner = slot_map.primary_for(slot)
+        if owner is None:
+            return False  # the slot is uncovered: keep waiting (bounded) for a map with it
+        if readonly and self.read_from_replicas:
+            serving = [owner, *slot_map.replicas_for(slot)]
+            return all(other.address != node.address for other in serving)
+        return owner.address != node.address
 
     def moved(self, slot: int, host: str, port: int) -> None:
         """A ``MOVED``: the slot lives on ``host:port`` now (a full refresh follows)."""
@@ -246,6 +266,15 @@ class Router:
             if (seed.host, seed.port) not in seen:
                 seen.append((seed.host, seed.port))
         return seen
+
+    def nodes_to_try(self, avoid: tuple[str, int] | None = None) -> list[tuple[str, int]]:
+        """Addresses to open a connection of one's own on (a classic subscriber): connected
+        nodes first, then primaries, then replicas and the startup nodes; `avoid` (a node
+        just lost) last, in case it comes back."""
+        found = [address for address in self._candidates() if address != avoid]
+        if avoid is not None:
+            found.append(avoid)
+        return found
 
     async def _query(self, connection: MultiplexedConnection, *args: str) -> object:
         """Our own query, bounded by the connect timeout (not the user's command timeout)."""

@@ -784,3 +784,92 @@ async def test_cancellation_storm_across_nodes_never_delivers_a_wrong_reply(
     assert storm.completed + storm.abandoned >= tasks * rounds
     assert storm.completed > 0
     assert after == [values[key] for key in keys]
+
+
+# -- the CLUSTER SLOTS fallback, and per-node statistics ----------------------------------------
+
+
+def node_view(nodes: Iterable[Any]) -> set[tuple[str, int, str, tuple[tuple[int, int], ...]]]:
+    """What both topology commands tell about each node: address, role and slot ranges."""
+    return {(node.host, node.port, node.role, tuple(node.slots)) for node in nodes}
+
+
+async def test_cluster_slots_fallback_when_cluster_shards_is_refused(
+    cluster: LocalCluster, key_prefix: str
+) -> None:
+    """A user that may not run ``CLUSTER SHARDS`` (the server answers NOPERM, as a server
+    without the command answers an error): the client reads ``CLUSTER SLOTS`` instead, and gets
+    the same slot map and the same routing."""
+    username, password = f"noshards-{secrets.token_hex(4)}", secrets.token_urlsafe(24)
+    cluster.add_user(username, password, "~*", "&*", "+@all", "-cluster|shards")
+    keys = keys_in_distinct_slots(key_prefix, 600)
+    table = owners(cluster)
+    before = {node.port: commandstat(node, "cluster|slots") for node in cluster.nodes}
+    try:
+        with anyio.fail_after(QUICK):
+            async with ClusterClient.from_url(cluster.url) as full:
+                await full.get_async_connection()
+                from_shards = full.nodes()
+            provider = ManualCredentialsProvider(Credentials(username, password))
+            client = ClusterClient.from_url(cluster.url).with_credentials_provider(provider)
+            async with client:
+                con = await client.get_async_connection()
+                from_slots = client.nodes()
+                # The control: this user really is refused CLUSTER SHARDS.
+                with pytest.raises(ResponseError, match="NOPERM"):
+                    await con.execute("CLUSTER", "SHARDS")
+                for key in keys:
+                    assert await con.execute("SET", key, f"s:{key}") == b"OK"
+                values = [await con.execute("GET", key) for key in keys]
+    finally:
+        cluster.delete_user(username)
+    after = {node.port: commandstat(node, "cluster|slots") for node in cluster.nodes}
+    assert sum(after.values()) > sum(before.values())  # the fallback ran
+    assert len(from_shards) == 6
+    assert node_view(from_slots) == node_view(from_shards)
+    assert {node.id for node in from_slots} == {node.id for node in from_shards}
+    assert values == [f"s:{key}".encode() for key in keys]
+    # Each key was written on the primary that serves its slot (no redirect needed to get it).
+    for key in keys[::37]:
+        assert owner_of(table, key).command("GET", key) == f"s:{key}".encode()
+
+
+async def test_node_stats_per_node_session(cluster: LocalCluster, key_prefix: str) -> None:
+    """`ClusterClient.node_stats()`: each connected node's session counters, by address,
+    read-only; a rotation re-authenticates each of them once."""
+    keys = keys_in_distinct_slots(key_prefix, 60)
+    username = f"stats-{secrets.token_hex(4)}"
+    first, second = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+    cluster.add_user(username, first)
+    try:
+        provider = ManualCredentialsProvider(Credentials(username, first))
+        with anyio.fail_after(QUICK):
+            client = ClusterClient.from_url(cluster.url).with_credentials_provider(provider)
+            async with client:
+                assert client.node_stats() == {}  # nothing connected yet
+                con = await client.get_async_connection()
+                for key in keys:
+                    await con.execute("SET", key, "1")
+                stats = client.node_stats()
+                primaries = {(node.host, node.port) for node in client.nodes() if node.is_primary}
+                # Every primary served a key: each has its own session, connected once.
+                assert primaries <= set(stats), (primaries, stats)
+                assert all(stats[address].connects == 1 for address in primaries), stats
+                assert all(stats[address].reauths == 0 for address in primaries), stats
+                # A copy: changing it changes nothing in the client.
+                stats.clear()
+                assert client.node_stats()
+
+                cluster.add_user_password(username, second)
+                provider.set_credentials(Credentials(username, second))
+                await eventually(
+                    lambda: all(client.node_stats()[address].reauths == 1 for address in primaries)
+                )
+                assert all(
+                    client.node_stats()[address].reauth_failures == 0 for address in primaries
+                )
+                assert await con.execute("GET", keys[0]) == b"1"
+        with pytest.raises(RedisError):
+            client.node_stats()  # closed
+    finally:
+        cluster.delete_user(username)
