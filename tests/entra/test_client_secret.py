@@ -8,7 +8,7 @@ from collections.abc import Callable
 import anyio
 import pytest
 
-from anyredis_auth import Credentials, TokenRefreshError
+from anyredis_auth import Credentials, TokenRefreshConfig, TokenRefreshError
 from anyredis_auth._entra import EntraIdCredentialsProvider
 from anyredis_auth.testing.entra import IdentityRig
 from tests._servers import ServerProcess
@@ -102,9 +102,18 @@ async def test_transient_http_failures_are_retried_by_azure_identity(
     inside the request, as azure-identity alone does, and the refresher sees no failure."""
     app = rig.add_app(secret=SECRET)
     rig.fail("token", kind, times=2)
-    provider = secret_provider(rig, app.client_id)
+    # azure-identity's back-off between its own attempts takes seconds; on a loaded machine the
+    # whole request must not meet our request_timeout (FAST's 5 s), which would count a failure.
+    patient = TokenRefreshConfig(
+        min_refresh_interval=FAST.min_refresh_interval,
+        request_timeout=60.0,
+        retry_config=FAST.retry_config,
+    )
+    provider = EntraIdCredentialsProvider.new_client_secret(
+        rig.tenant_id, app.client_id, SECRET, refresh_config=patient, **rig.authority_options()
+    )
     async with provider:
-        with anyio.fail_after(10):
+        with anyio.fail_after(90):
             credentials = await provider.current_credentials()
     assert credentials.username == app.oid
     assert provider.stats.failures == 0
