@@ -14,7 +14,10 @@ cancellation fails every pending slot with a typed error and ends the link's tas
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 import anyio
 import anyio.abc
@@ -24,11 +27,14 @@ from .._errors import ConnectionClosedError, ProtocolError, RedisConnectionError
 from ..protocol import NEED_DATA, CommandArg, Parser, Push, encode_command
 from ..protocol._encoder import BIG_PAYLOAD, Pieces
 from ..protocol._slots import EventSlot, ReplyQueue
-from ._waiters import Waiter, fresh_copy, waiter_factory
+from ._waiters import Waiter, fail_bare, fresh_copy, waiter_factory
 
 __all__ = ["STREAM_ERRORS", "Link"]
 
 _RECEIVE_SIZE = 65536
+#: asyncio's transport reads up to 256 KiB at a time: asking for less makes the stream split
+#: (copy) each big read. Other loops allocate what is asked for on every read: 64 KiB.
+_ASYNCIO_RECEIVE_SIZE = 262144
 
 #: Errors of a byte stream that mean "this socket is gone".
 STREAM_ERRORS = (
@@ -58,13 +64,35 @@ class Link:
         factory = waiter_factory()
         self._new_waiter = factory.single
         self._new_batch = factory.batch
+        #: asyncio: bare futures for `call` (the reader fills them itself); else None.
+        self._new_bare = factory.bare
+        self._bare_type = factory.bare_type
+        self._receive_size = _RECEIVE_SIZE if factory.bare is None else _ASYNCIO_RECEIVE_SIZE
+        self.call: Callable[[bytes | Pieces], Awaitable[Any]] = (
+            self._call_wait if factory.bare is None else self._call_bare
+        )
         self._outbuf: list[bytes | Pieces] = []
         #: Items of `_outbuf` that are `Pieces` (big payloads): the writer sends them unjoined.
         self._pieces = 0
-        self._wake = anyio.Event()
-        #: Whether `_wake` is set (checked first: setting a set event still costs two calls).
+        #: Wakes the writer: a reply slot of this loop, cheaper to make than an event (one per
+        #: write).
+        self._wake: Waiter = self._new_waiter()
+        #: Whether `_wake` is set (checked first: setting it again would cost a call).
         self._woken = False
+        #: The stream's socket when the writer may send on it directly (see `_raw_socket`),
+        #: and whether it is a duplicate of ours to close.
+        self._raw_socket, self._raw_owned = _raw_socket(stream)
+        #: Whether an idle link's caller may send its command itself (`_send_now`).
+        self._direct = self._raw_socket is not None
+        #: Whether the writer is in the stream's send (then nobody else may send).
+        self._writing = False
+        #: Whether the last chunk read held one reply: callers take turns rather than run
+        #: concurrently (whose commands are better sent together by the writer).
+        self._lone = True
         self._error: BaseException | None = None
+        #: Whether the link is closed, for good (an attribute, not a property: every command
+        #: checks it).
+        self.closed = False
         self._cancel_scope: anyio.CancelScope | None = None
         self._finished = anyio.Event()
         #: The credentials this session is logged in with (None: no AUTH was sent).
@@ -76,10 +104,6 @@ class Link:
         self.protocol = parser.protocol
 
     # -- state ---------------------------------------------------------------------------------
-
-    @property
-    def closed(self) -> bool:
-        return self._error is not None
 
     @property
     def pending_count(self) -> int:
@@ -101,7 +125,11 @@ class Link:
     # -- submitting ----------------------------------------------------------------------------
 
     def submit(self, data: bytes | Pieces) -> Waiter:
-        """Queue one encoded command; return the slot its reply will land in."""
+        """Queue one encoded command; return the slot its reply will land in.
+
+        `call` does the same and returns what to await for the reply: the hot path of a shared
+        connection (on asyncio the slot is a bare future, filled by the reader itself).
+        """
         if self._error is not None:
             raise fresh_copy(self._error)
         waiter = self._new_waiter()
@@ -111,8 +139,62 @@ class Link:
         self._outbuf.append(data)
         if not self._woken:
             self._woken = True
-            self._wake.set()
+            self._wake.set(None)
         return waiter
+
+    def _call_wait(self, data: bytes | Pieces) -> Awaitable[Any]:
+        # `submit` inlined (one Python call less per command), then the slot's `wait`.
+        if self._error is not None:
+            raise fresh_copy(self._error)
+        waiter = self._new_waiter()
+        idle = not self._pending and self._lone
+        self._pending.append(waiter)
+        if idle and self._direct and type(data) is bytes and not self._outbuf and not self._writing:
+            data = self._send_now(data)
+            if not data:
+                return waiter.wait()
+        if type(data) is not bytes:
+            self._pieces += 1
+        self._outbuf.append(data)
+        if not self._woken:
+            self._woken = True
+            self._wake.set(None)
+        return waiter.wait()
+
+    def _call_bare(self, data: bytes | Pieces) -> Awaitable[Any]:
+        # `submit` with a bare asyncio future as the slot (asyncio only; see `call`).
+        if self._error is not None:
+            raise fresh_copy(self._error)
+        future = self._new_bare()  # type: ignore[misc]  # set when this method is used
+        idle = not self._pending and self._lone
+        self._pending.append(future)
+        if idle and self._direct and type(data) is bytes and not self._outbuf and not self._writing:
+            data = self._send_now(data)
+            if not data:
+                return future  # type: ignore[no-any-return]
+        if type(data) is not bytes:
+            self._pieces += 1
+        self._outbuf.append(data)
+        if not self._woken:
+            self._woken = True
+            self._wake.set(None)
+        return future  # type: ignore[no-any-return]
+
+    def _send_now(self, data: bytes) -> bytes:
+        """Send a command from its caller when the link is idle; return what is left to queue.
+
+        An idle link (no reply pending, nothing queued, the writer not sending, and the last
+        chunk read held a single reply) is a caller that waits for each reply before its next
+        command: sending right away saves waking the writer, a loop iteration per command.
+        Concurrent callers queue, so that their commands still leave in one write. The send is
+        synchronous, so a cancellation cannot cut it.
+        """
+        assert self._raw_socket is not None
+        try:
+            sent = self._raw_socket.send(data)
+        except OSError:  # full (or dead: the writer meets the error and closes the link)
+            return data
+        return data[sent:]
 
     def send_only(self, data: bytes, slots: Sequence[EventSlot] = ()) -> None:
         """Queue encoded subscribe-family commands, one `EventSlot` each (pub/sub links)."""
@@ -138,7 +220,7 @@ class Link:
         self._outbuf.append(data)
         if not self._woken:
             self._woken = True
-            self._wake.set()
+            self._wake.set(None)
         return waiter
 
     def new_waiter(self) -> Waiter:
@@ -156,7 +238,7 @@ class Link:
         self._outbuf.append(data)
         if not self._woken:
             self._woken = True
-            self._wake.set()
+            self._wake.set(None)
         return waiter
 
     async def request_many(self, commands: Sequence[Sequence[CommandArg]]) -> list[object]:
@@ -171,13 +253,25 @@ class Link:
     def close(self, error: BaseException | None = None) -> None:
         """Fail every pending slot with `error` (default: connection closed) and stop the tasks."""
         if self._error is None:
+            self.closed = True
             self._error = (
                 error
                 if error is not None
                 else ConnectionClosedError(f"connection to {self.address} closed")
             )
             self._outbuf.clear()
-            self._queue.fail_all(self._error)
+            bare = self._bare_type
+            if bare is None:
+                self._queue.fail_all(self._error)
+            else:
+                # What `fail_all` does, bare futures (no `Waiter`s) included.
+                slots = list(self._pending)
+                self._pending.clear()
+                for slot in slots:
+                    if type(slot) is bare:
+                        fail_bare(slot, self._error)
+                    else:
+                        slot.fail(self._error)
         if self._cancel_scope is not None:
             self._cancel_scope.cancel()
 
@@ -207,17 +301,20 @@ class Link:
             self.close()
             with anyio.CancelScope(shield=True), anyio.move_on_after(1.0):
                 await self._stream.aclose()
+            if self._raw_owned and self._raw_socket is not None:
+                self._raw_socket.close()
             self._finished.set()
 
     async def _write_loop(self) -> None:
         outbuf = self._outbuf
         send = self._stream.send
+        raw = self._raw_socket
         try:
             while True:
                 await self._wake.wait()
                 # No await between here and the drain: commands queued meanwhile set the old
-                # (already set) event and land in outbuf, which we take whole.
-                self._wake = anyio.Event()
+                # (already set) slot and land in outbuf, which we take whole.
+                self._wake = self._new_waiter()
                 self._woken = False
                 if not outbuf:
                     continue
@@ -225,14 +322,50 @@ class Link:
                     self._pieces = 0
                     buffers = _coalesce(outbuf)
                     outbuf.clear()
+                    if raw is not None:
+                        if buffers := _send_direct(raw, buffers):
+                            await self._send_rest(raw, buffers)
+                        continue
+                    self._writing = True
                     for buffer in buffers:
                         await send(buffer)  # type: ignore[arg-type]  # any buffer works
+                    self._writing = False
                     continue
-                data = outbuf[0] if len(outbuf) == 1 else b"".join(outbuf)  # type: ignore[arg-type]
+                # No Pieces queued: every item is bytes.
+                data: bytes | memoryview = (
+                    outbuf[0] if len(outbuf) == 1 else b"".join(outbuf)  # type: ignore[arg-type,assignment]
+                )
                 outbuf.clear()
-                await send(data)  # type: ignore[arg-type]
+                if raw is not None:
+                    # The socket straight away (what the stream's send would do first), without
+                    # the stream's checkpoints: the stream gets only what the kernel did not
+                    # take, and waits until it can write it.
+                    try:
+                        sent = raw.send(data)
+                    except BlockingIOError:
+                        sent = 0
+                    if sent < len(data):
+                        await self._send_rest(raw, [memoryview(data)[sent:]])
+                    continue
+                self._writing = True
+                await send(data)  # type: ignore[arg-type]  # any buffer works
+                self._writing = False
         except STREAM_ERRORS:
             self.close(RedisConnectionError(f"lost the connection to {self.address} while sending"))
+
+    async def _send_rest(
+        self, raw: socket.socket, buffers: list[bytes | bytearray | memoryview]
+    ) -> None:
+        """Send what the kernel did not take yet, waiting until the socket can take more.
+
+        On the socket itself, not the stream: asyncio's transport would copy the rest into a
+        buffer of its own first (1 MiB values: megabytes per write).
+        """
+        self._writing = True
+        while buffers:
+            await _wait_writable(raw)
+            buffers = _send_direct(raw, buffers)
+        self._writing = False
 
     async def _read_loop(self) -> None:
         """The one reader: the ways a socket dies become the typed error that closes it."""
@@ -254,19 +387,19 @@ class Link:
 
     async def _read_replies(self) -> None:
         receive = self._stream.receive
+        size = self._receive_size
+        if not self._queue.events:
+            await self._read_plain(receive, size)
+            return
+        # A pub/sub link: every reply is the sans-IO queue's call, one at a time (an event's
+        # handler is awaited before the next reply is parsed).
         feed = self._parser.feed
         next_reply = self._parser.next_reply
         pending = self._pending
         route = self._queue.route
-        # The hot path of a shared link (an ordinary reply for a waiting slot) stays inline;
-        # everything else (pushes, pub/sub events, stray replies) is the sans-IO queue's call.
-        plain = not self._queue.events
         while True:
-            feed(await receive(_RECEIVE_SIZE))
+            feed(await receive(size))
             while (reply := next_reply()) is not NEED_DATA:
-                if plain and pending and type(reply) is not Push:
-                    pending.popleft().set(reply)
-                    continue
                 event = route(reply)
                 if event is not None:
                     handler = self.event_handler
@@ -275,6 +408,88 @@ class Link:
             if self._retiring and not pending:
                 self.close(ConnectionClosedError(f"connection to {self.address} was replaced"))
                 return
+
+    async def _read_plain(self, receive: Callable[[int], Awaitable[bytes]], size: int) -> None:
+        """`_read_replies` for a shared link: each chunk's replies at once, and an ordinary
+        reply for a waiting slot handled inline (pushes and stray replies: the queue's call)."""
+        feed = self._parser.feed
+        replies = self._parser.replies
+        pending = self._pending
+        route = self._queue.route
+        future: Any = self._bare_type
+        while True:
+            feed(await receive(size))
+            while batch := replies():  # until empty: an error after some replies comes next
+                self._lone = len(batch) == 1
+                for reply in batch:
+                    if pending and type(reply) is not Push:
+                        slot: Any = pending.popleft()
+                        if type(slot) is future:
+                            # A bare future (`call`): a cancelled caller cancelled it, and its
+                            # reply is dropped.
+                            if not slot.done():
+                                slot.set_result(reply)
+                        else:
+                            slot.set(reply)
+                    else:
+                        route(reply)  # a push, or a reply nobody asked for (raises)
+            if self._retiring and not pending:
+                self.close(ConnectionClosedError(f"connection to {self.address} was replaced"))
+                return
+
+
+def _raw_socket(stream: anyio.abc.ByteStream) -> tuple[socket.socket | None, bool]:
+    """The socket under a plain (not TLS) socket stream, if non-blocking, else None; and
+    whether it is a duplicate that the link must close.
+
+    The writer task is the stream's only writer, so it may send on the socket itself as long
+    as it hands what is left to the stream (which then waits for the socket to drain) before
+    it sends again: bytes are never reordered. That saves the stream's per-send checkpoints (a
+    loop iteration per write on asyncio) and, for big payloads, a copy. asyncio hands out a
+    wrapper that cannot send: the link sends on a duplicate of its file descriptor.
+    """
+    if not isinstance(stream, anyio.abc.SocketStream):
+        return None, False  # TLS, in-memory streams...: their own send only
+    try:
+        raw = stream.extra(anyio.abc.SocketAttribute.raw_socket)
+        if isinstance(raw, socket.socket):
+            return (raw, False) if raw.gettimeout() == 0.0 else (None, False)
+        if raw.gettimeout() != 0.0:
+            return None, False
+        duplicate = socket.socket(fileno=os.dup(raw.fileno()))
+    except Exception:
+        return None, False
+    duplicate.setblocking(False)
+    return duplicate, True
+
+
+#: Waits until a socket can be written to (`wait_writable` from anyio 4.7 on).
+_wait_writable: Callable[[socket.socket], Awaitable[None]] = (
+    getattr(anyio, "wait_writable", None) or anyio.wait_socket_writable
+)
+
+#: Buffers per `sendmsg` call (the usual IOV_MAX is 1024).
+_IOV_MAX = 1024
+
+
+def _send_direct(
+    raw: socket.socket, buffers: list[bytes | bytearray | memoryview]
+) -> list[bytes | bytearray | memoryview]:
+    """Send `buffers` on `raw` in one system call when the kernel takes them; return the rest
+    (as views, no copy), for the stream to send once it can."""
+    try:
+        sent = raw.sendmsg(buffers[:_IOV_MAX])
+    except BlockingIOError:
+        return buffers
+    for index, buffer in enumerate(buffers):
+        size = len(buffer) if type(buffer) is not memoryview else buffer.nbytes
+        if sent < size:
+            rest = buffers[index:]
+            if sent:
+                rest[0] = memoryview(buffer)[sent:]
+            return rest
+        sent -= size
+    return []
 
 
 def _coalesce(items: list[bytes | Pieces]) -> list[bytes | bytearray | memoryview]:

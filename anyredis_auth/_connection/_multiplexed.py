@@ -14,6 +14,7 @@ from .._errors import ConnectionClosedError, RedisConnectionError, RedisTimeoutE
 from .._options import ConnectionOptions
 from ..protocol import CommandArg, Push
 from ..protocol._encoder import Pieces, encode_pieces
+from ..protocol._routing import _ORDINARY as ORDINARY_NAMES
 from ..protocol._routing import BLOCKING, classify, command_name
 from ._connector import Connector
 from ._dedicated import DedicatedPool
@@ -104,7 +105,13 @@ class MultiplexedConnection(ConnectionOnlyCommands, Commands):
     async def execute(self, *args: bytes | str | int | float | bytearray | memoryview) -> Any:
         """Run one command and return its reply; an error reply raises `ResponseError`."""
         data = encode_pieces(*args)
-        if (kind := classify(args)) is not None:
+        name = args[0]
+        # `classify`'s first step inlined (the hot path): a name known to be ordinary.
+        if (type(name) is str or type(name) is bytes) and name in ORDINARY_NAMES:
+            kind = None
+        else:
+            kind = classify(args)
+        if kind is not None:
             if kind != BLOCKING:
                 raise ValueError(
                     f"{command_name(args[0])} is not allowed on a shared connection: {kind}"
@@ -119,7 +126,7 @@ class MultiplexedConnection(ConnectionOnlyCommands, Commands):
                 link = await session.connect()
             try:
                 if self._timeout is None:  # the hot path: no extra coroutine per command
-                    reply = await link.submit(data).wait()
+                    reply = await link.call(data)
                 else:
                     reply = await self._wait(link, link.submit(data), args[0])
             except RedisConnectionError:

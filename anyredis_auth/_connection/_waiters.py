@@ -11,7 +11,8 @@ own loop; any other loop gets an anyio event.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from functools import partial
+from typing import Any, ClassVar, Protocol
 
 __all__ = ["Waiter", "WaiterFactory", "fresh_copy", "waiter_factory"]
 
@@ -87,20 +88,28 @@ class _EventBatchWaiter(_EventWaiter):
 class _TrioWaiter:
     """trio: the waiting task is parked and rescheduled directly (no event, no parking lot)."""
 
-    __slots__ = ("_done", "_lowlevel", "_task", "error", "value")
+    __slots__ = ("_done", "_task", "error", "value")
 
-    def __init__(self, lowlevel: Any) -> None:
-        self._lowlevel = lowlevel
+    #: ``trio.lowlevel``, set by `waiter_factory` (a class attribute: the class itself is the
+    #: slot maker, with no Python call around it).
+    _lowlevel: ClassVar[Any] = None
+
+    def __init__(self) -> None:
         self._task: Any = None
         self._done = False
         self.value: object = None
         self.error: BaseException | None = None
 
     def set(self, reply: object) -> None:
+        # `_wake` inlined: this runs once per reply.
         if self._done:
             return
         self.value = reply
-        self._wake()
+        self._done = True
+        task = self._task
+        if task is not None:
+            self._task = None
+            self._lowlevel.reschedule(task)
 
     def fail(self, error: BaseException) -> None:
         if not self._done:
@@ -135,8 +144,8 @@ class _TrioWaiter:
 class _TrioBatchWaiter(_TrioWaiter):
     __slots__ = ("remaining", "replies")
 
-    def __init__(self, lowlevel: Any, count: int) -> None:
-        super().__init__(lowlevel)
+    def __init__(self, count: int) -> None:
+        super().__init__()
         self.remaining = count
         self.replies: list[object] = []
 
@@ -149,13 +158,36 @@ class _TrioBatchWaiter(_TrioWaiter):
 
 
 class WaiterFactory:
-    """Makes slots for the event loop it was created on."""
+    """Makes slots for the event loop it was created on.
 
-    __slots__ = ("batch", "single")
+    On asyncio, `bare` makes a plain ``asyncio.Future`` of the running loop (None on other
+    loops): the cheapest slot there is, for the hot path of a shared connection (see
+    `anyredis_auth._connection._link.Link.call`). It is no `Waiter`: its holder fills it
+    itself, as `fill` and `fail_bare` do. An exact future also keeps asyncio's task on its C
+    fast path (a subclass costs a method lookup and a bound method per await).
+    """
 
-    def __init__(self, single: Callable[[], Waiter], batch: Callable[[int], Waiter]) -> None:
+    __slots__ = ("bare", "bare_type", "batch", "single")
+
+    def __init__(
+        self,
+        single: Callable[[], Waiter],
+        batch: Callable[[int], Waiter],
+        bare: Callable[[], Any] | None = None,
+        bare_type: type | None = None,
+    ) -> None:
         self.single = single
         self.batch = batch
+        self.bare = bare
+        #: The exact type of what `bare` makes (``asyncio.Future``), or None.
+        self.bare_type = bare_type
+
+
+def fail_bare(future: Any, error: BaseException) -> None:
+    """Fail a bare asyncio future as `FutureSlot.fail` does."""
+    if not future.done():
+        future.set_exception(fresh_copy(error))
+        future._log_traceback = False  # a caller that left: no log
 
 
 def _current_library() -> str | None:
@@ -177,15 +209,18 @@ def waiter_factory() -> WaiterFactory:
 
         single, batch = _future_slots(asyncio)
         loop = asyncio.get_running_loop()
-        return WaiterFactory(lambda: single(loop=loop), lambda count: batch(count, loop))
+        # partial, not a lambda: no Python frame per command.
+        return WaiterFactory(
+            partial(single, loop=loop),
+            partial(batch, loop=loop),
+            partial(asyncio.Future, loop=loop),
+            asyncio.Future,
+        )
     if library == "trio":
         import trio.lowlevel
 
-        lowlevel = trio.lowlevel
-        return WaiterFactory(
-            lambda: _TrioWaiter(lowlevel),
-            lambda count: _TrioBatchWaiter(lowlevel, count),
-        )
+        _TrioWaiter._lowlevel = trio.lowlevel
+        return WaiterFactory(_TrioWaiter, _TrioBatchWaiter)
     import anyio
 
     return WaiterFactory(

@@ -63,6 +63,41 @@ class Pieces(list[bytes | bytearray | memoryview]):
 
 def encode_pieces(*args: CommandArg) -> bytes | Pieces:
     """`encode_command`, except that a command with a big payload comes back as `Pieces`."""
+    # The hot path (every command of a shared connection): fewer than 64 arguments, each an
+    # exact bytes, str or int of less than 1 KiB, encoded in one loop with table headers.
+    # Anything else (and every error) takes the general path below, which raises the errors.
+    count = len(args)
+    if 0 < count < 64:
+        small: list[bytes] = [_ARRAY_HEADERS[count]]
+        append = small.append
+        headers = _BULK_HEADERS
+        crlf = _CRLF
+        items: tuple[Any, ...] = args  # dispatched on the exact type below
+        try:
+            for arg in items:
+                kind = type(arg)
+                if kind is bytes:
+                    payload = arg
+                elif kind is str:
+                    payload = arg.encode()
+                elif kind is int:
+                    payload = b"%d" % arg
+                else:
+                    break
+                size = len(payload)
+                if size >= 1024:
+                    break
+                append(headers[size])
+                append(payload)
+                append(crlf)
+            else:
+                return b"".join(small)
+        except UnicodeEncodeError:
+            pass  # the general path names the argument
+    return _encode_pieces(args)
+
+
+def _encode_pieces(args: tuple[CommandArg, ...]) -> bytes | Pieces:
     parts: list[bytes | bytearray | memoryview] = []
     if not _append_command(parts, args, "the command"):
         return b"".join(parts)

@@ -196,14 +196,7 @@ class HiredisParser(Parser):
         except Exception as exc:
             raise self._hiredis_failed(exc) from None
         if reply is NEED_DATA:
-            if self._len() > self._buffer_limit:
-                raise self._fail(
-                    f"an incomplete reply buffers more than max_bulk_length="
-                    f"{self._max_bulk_length} bytes (+ 1 MiB)"
-                )
-            mirror = self._mirror
-            if mirror and self._mirror_size <= HEADER_CHECK_LIMIT:
-                self._check_incomplete(mirror)
+            self._check_need_data()
             return reply
         if not self._has_data():  # a reply boundary: nothing to replay before it
             self._mirror = []
@@ -211,6 +204,49 @@ class HiredisParser(Parser):
         if type(reply) is _PushNotification:
             return Push(reply)
         return reply
+
+    def replies(self) -> list[object]:
+        # `next_reply` until NEED_DATA without a Python call per reply: hiredis' own loop.
+        if self._pure is not None or self._replies_error is not None:
+            return super().replies()
+        out: list[object] = []
+        append = out.append
+        gets = self._gets
+        has_data = self._has_data
+        boundary = False
+        try:
+            while (reply := gets()) is not NEED_DATA:
+                if not has_data():
+                    # A reply boundary. Nothing is fed meanwhile, so emptying the mirror once,
+                    # after the loop, is what `next_reply` does at each boundary.
+                    boundary = True
+                append(Push(reply) if type(reply) is _PushNotification else reply)
+        except Exception as exc:
+            error: Exception = self._hiredis_failed(exc)
+        else:
+            if boundary:
+                self._mirror = []
+                self._mirror_size = 0
+            try:
+                self._check_need_data()
+                return out
+            except ProtocolError as exc:
+                error = exc
+        if not out:
+            raise error
+        self._replies_error = error
+        return out
+
+    def _check_need_data(self) -> None:
+        """The checks of an incomplete reply (pitfall 4), when hiredis needs more data."""
+        if self._len() > self._buffer_limit:
+            raise self._fail(
+                f"an incomplete reply buffers more than max_bulk_length="
+                f"{self._max_bulk_length} bytes (+ 1 MiB)"
+            )
+        mirror = self._mirror
+        if mirror and self._mirror_size <= HEADER_CHECK_LIMIT:
+            self._check_incomplete(mirror)
 
     # -- engine switches ---------------------------------------------------------------------
 

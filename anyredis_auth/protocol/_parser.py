@@ -5,6 +5,8 @@ from __future__ import annotations
 import codecs
 from typing import ClassVar
 
+from ._values import NEED_DATA
+
 __all__ = ["DEFAULT_MAX_BULK_LENGTH", "HIREDIS_MAX_DEPTH", "Parser", "hiredis_available"]
 
 DEFAULT_MAX_BULK_LENGTH = 512 * 1024 * 1024
@@ -105,6 +107,9 @@ class Parser:
 
     backend: ClassVar[str] = "abstract"
     """``"hiredis"`` or ``"python"``: the back end in use."""
+
+    #: An error met by `replies` after some replies, raised by its next call.
+    _replies_error: Exception | None = None
 
     def __new__(
         cls,
@@ -223,6 +228,29 @@ class Parser:
     def next_reply(self) -> object:
         """Return the next complete reply, or `NEED_DATA` when more bytes are needed."""
         raise NotImplementedError
+
+    def replies(self) -> list[object]:
+        """Every complete reply available now, in order; empty when more bytes are needed.
+
+        The same replies as calling `next_reply` until `NEED_DATA`, in one call (a connection's
+        reader takes a whole chunk's replies at once). An error met after some replies is
+        raised by the next call, so the replies before it are served first: call it until it
+        returns an empty list.
+        """
+        error = self._replies_error
+        if error is not None:
+            self._replies_error = None
+            raise error
+        out: list[object] = []
+        next_reply = self.next_reply
+        try:
+            while (reply := next_reply()) is not NEED_DATA:
+                out.append(reply)
+        except Exception as exc:
+            if not out:
+                raise
+            self._replies_error = exc
+        return out
 
     def __repr__(self) -> str:
         return (

@@ -435,9 +435,12 @@ class PythonParser(Parser):
         if available < need:
             return False
         self._base += self._pos
-        self._buf = self._buf[self._pos :] + b"".join(self._chunks)
+        # One join, so a big reply is copied once here (not joined, then concatenated).
+        chunks = self._chunks
+        chunks.insert(0, self._buf[self._pos :])
+        self._buf = b"".join(chunks)
         self._pos = 0
-        self._chunks.clear()
+        chunks.clear()
         self._chunks_len = 0
         self._need = 0
         return True
