@@ -91,13 +91,24 @@ class Queue:
 class command(Generic[P, T]):
     """A typed command of a group mixin, made from its builder (see the module's docstring)."""
 
-    __slots__ = ("build", "covers")
+    __slots__ = ("build", "covers", "plain")
 
-    def __init__(self, build: Callable[P, Request[T]], *, covers: str | tuple[str, ...] = ()):
+    def __init__(
+        self,
+        build: Callable[P, Request[T]],
+        *,
+        covers: str | tuple[str, ...] = (),
+        plain: str | None = None,
+    ) -> None:
         self.build = build
         #: The server commands this method covers, where its name does not say (``delete``
         #: covers ``DEL``); read by the coverage test.
         self.covers = (covers,) if isinstance(covers, str) else covers
+        #: For the hottest commands (``GET``): the command's words, when the builder sends
+        #: just them followed by its parameters in order and keeps the reply as is. The method
+        #: then calls `execute` itself, without the builder (tests/commands/test_core.py checks
+        #: that the builder agrees).
+        self.plain = plain
 
     @overload
     def __get__(self: C, obj: None, owner: type) -> C: ...
@@ -110,13 +121,13 @@ class command(Generic[P, T]):
             return self
         # Only reached on a class that is neither a Runner nor a Queue subclass.
         make = _queue_method if isinstance(obj, Queue) else _runner_method
-        return make(self.build).__get__(obj, owner)
+        return make(self.build, self.plain).__get__(obj, owner)
 
 
 class overloaded(Generic[P, A]):
     """A typed command whose reply shape depends on a flag: `shape` holds the overloads."""
 
-    __slots__ = ("build", "covers")
+    __slots__ = ("build", "covers", "plain")
 
     def __init__(
         self,
@@ -128,6 +139,7 @@ class overloaded(Generic[P, A]):
         del shape  # only for the type checker
         self.build = build
         self.covers = (covers,) if isinstance(covers, str) else covers
+        self.plain: str | None = None
 
     @overload
     def __get__(self: C, obj: None, owner: type) -> C: ...
@@ -139,7 +151,7 @@ class overloaded(Generic[P, A]):
         if obj is None:
             return self
         make = _queue_method if isinstance(obj, Queue) else _runner_method
-        return make(self.build).__get__(obj, owner)
+        return make(self.build, None).__get__(obj, owner)
 
 
 def typed_commands(cls: type) -> dict[str, command[Any, Any] | overloaded[Any, Any]]:
@@ -154,16 +166,20 @@ def typed_commands(cls: type) -> dict[str, command[Any, Any] | overloaded[Any, A
     return found
 
 
-def _install(cls: type, make: Callable[[Callable[..., Request[Any]]], Callable[..., Any]]) -> None:
+def _install(
+    cls: type, make: Callable[[Callable[..., Request[Any]], str | None], Callable[..., Any]]
+) -> None:
     for name, described in typed_commands(cls).items():
-        method = make(described.build)
+        method = make(described.build, described.plain)
         method.__name__ = method.__qualname__ = name
         method.__doc__ = described.build.__doc__
         method.__wrapped__ = described.build  # type: ignore[attr-defined]  # for inspect/help
         setattr(cls, name, method)
 
 
-def _runner_method(build: Callable[..., Request[Any]]) -> Callable[..., Any]:
+def _runner_method(build: Callable[..., Request[Any]], plain: str | None) -> Callable[..., Any]:
+    if plain is not None:
+        return _forwarding(build, "    return self.execute({words}, {call})\n", plain)
     return _forwarding(
         build,
         "    arguments_, parse_ = build_({call})\n"
@@ -173,11 +189,15 @@ def _runner_method(build: Callable[..., Request[Any]]) -> Callable[..., Any]:
     )
 
 
-def _queue_method(build: Callable[..., Request[Any]]) -> Callable[..., Any]:
+def _queue_method(build: Callable[..., Request[Any]], plain: str | None) -> Callable[..., Any]:
+    if plain is not None:
+        return _forwarding(build, "    return self._queue(({words}, {call}), None)\n", plain)
     return _forwarding(build, "    return self._queue(*build_({call}))\n")
 
 
-def _forwarding(build: Callable[..., Request[Any]], body: str) -> Callable[..., Any]:
+def _forwarding(
+    build: Callable[..., Request[Any]], body: str, plain: str | None = None
+) -> Callable[..., Any]:
     """A method with the builder's own parameters that hands them on, made with ``exec``.
 
     Why generated: a generic ``(self, *args, **kwargs)`` wrapper packs and unpacks the
@@ -210,7 +230,12 @@ def _forwarding(build: Callable[..., Request[Any]], body: str) -> Callable[..., 
         else:  # positional (or keyword): handed on by position
             params.append(name + default)
             call.append(name)
-    source = f"def method(self, {', '.join(params)}):\n" + body.format(call=", ".join(call))
+    if plain is not None and any("=" in param or "*" in param for param in params):
+        raise TypeError(f"a plain command takes positional parameters only: {build.__name__}")
+    words = ", ".join(repr(word) for word in (plain or "").split())
+    source = f"def method(self, {', '.join(params)}):\n" + body.format(
+        call=", ".join(call), words=words
+    )
     exec(source, namespace)  # the source is made above from a signature only
     method: Callable[..., Any] = namespace["method"]
     return method

@@ -350,7 +350,7 @@ class StringCommands:
     append = command(_append)
     decrby = command(_decrby)
     decr = command(_decrby, covers="DECR")
-    get = command(_get)
+    get = command(_get, plain="GET")  # the hottest command: no builder call
     getdel = command(_getdel)
     getex = command(_getex)
     getrange = command(_getrange)
