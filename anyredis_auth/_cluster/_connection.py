@@ -14,11 +14,18 @@ node; ``ASK`` sends ``ASKING`` and the command to the named node, in one write; 
 command already sent is the caller's (it may have run): the slot map is refreshed for the next
 ones. A command that could not reach its node waits (bounded by ``failover_timeout``) for a
 slot map that names another node, then goes there: the promoted replica after a failover.
+
+The hot path: a one-key command (GET, SET, INCR...: the table says its only key is argument 1)
+is routed by two cached lookups, whether its name takes that path and which connection serves
+its slot (both dropped whenever the table, the slot map or the nodes change), and sent from
+`execute`'s own frame. A pipeline encodes each command once while grouping, then queues every
+node's batch on its live connection before awaiting any (no task per node).
 """
 
 from __future__ import annotations
 
 import logging
+from binascii import crc_hqx
 from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import Any
@@ -40,7 +47,10 @@ from ..protocol._cluster_commands import (
     split_by_slot,
 )
 from ..protocol._cluster_redirects import ASK, MOVED, parse_redirect
+from ..protocol._cluster_slots import key_slot
 from ..protocol._cluster_topology import ClusterNode
+from ..protocol._encoder import Pieces, concat, encode_pieces
+from ..protocol._routing import _ORDINARY as ORDINARY_NAMES
 from ..protocol._routing import BLOCKING, classify, command_name
 from ._router import NodeConnection, Router
 
@@ -67,6 +77,43 @@ class ClusterConnection(ConnectionOnlyCommands, Commands):
 
     async def execute(self, *args: CommandArg) -> Any:
         """Run one command where the cluster serves it; an error reply raises `ResponseError`."""
+        # The hot path: a one-key command (GET, SET...) on a connected primary, sent straight
+        # from this frame: one cached lookup for the name, one for the slot's connection.
+        router = self._router
+        if len(args) > 1:
+            name = args[0]
+            if type(name) is str or type(name) is bytes:
+                single = router.single_key.get(name)
+                if single is None:
+                    single = router.learn_single_key(name)
+                if single:
+                    key = args[1]
+                    # key_slot's common case inlined: a bytes key without a hash tag.
+                    if type(key) is bytes and b"{" not in key:
+                        slot = crc_hqx(key, 0) & 0x3FFF
+                    else:
+                        slot = key_slot(key)
+                    node = router.by_slot[slot] or router.primary_connection(slot)
+                    connection = node.connection
+                    if connection.is_connected:
+                        generation = router.generation
+                        try:
+                            return await connection.execute(*args)
+                        except ResponseError as error:
+                            if parse_redirect(error) is None:
+                                raise
+                            reply = await self._run(slot, args, sent=(node, error, generation))
+                        except RedisConnectionError:
+                            # Sent, perhaps run: the caller's. The next commands get a new map.
+                            await self._refresh_quietly(generation)
+                            raise
+                        if isinstance(reply, ResponseError):
+                            raise reply
+                        return reply
+        return await self._execute(args)
+
+    async def _execute(self, args: tuple[CommandArg, ...]) -> Any:
+        """`execute` for any command: routed by the table, split, fanned out or sent."""
         if not args:
             raise TypeError("a command needs at least its name")
         kind = classify(args)
@@ -165,11 +212,18 @@ class ClusterConnection(ConnectionOnlyCommands, Commands):
         return merged
 
     async def _run(
-        self, slot: int | None, args: Sequence[CommandArg], *, readonly: bool = False
+        self,
+        slot: int | None,
+        args: Sequence[CommandArg],
+        *,
+        readonly: bool = False,
+        sent: tuple[NodeConnection, object, int] | None = None,
     ) -> object:
         """Send `args` to the node serving `slot` (any primary for None), following redirects.
 
-        Returns the reply, an error reply as a value.
+        `sent`: the command was sent already (the hot path of `execute`): the connection, its
+        reply and the map's generation then, to follow from. Returns the reply, an error reply
+        as a value.
         """
         router = self._router
         redirects = 0
@@ -177,11 +231,15 @@ class ClusterConnection(ConnectionOnlyCommands, Commands):
         delay = _RETRY_DELAY
         deadline: float | None = None
         while True:
-            generation = router.generation
-            if asking is not None:
+            if sent is not None:
+                connection, reply, generation = sent
+                sent = None
+            elif asking is not None:
+                generation = router.generation
                 connection, asking = asking, None
                 reply = await _asking_reply_of(connection, args)
             else:
+                generation = router.generation
                 node = (
                     router.any_primary()
                     if slot is None
@@ -276,7 +334,10 @@ class ClusterPipeline(Queue, Commands):
 
     def execute_command(self, *args: CommandArg) -> ClusterPipeline:
         """Queue one command; returns the pipeline for chaining."""
-        check_pipelined(args)
+        # `check_pipelined`'s common case inlined: a name already known to be ordinary.
+        name = args[0] if args else None
+        if not ((type(name) is str or type(name) is bytes) and name in ORDINARY_NAMES):
+            check_pipelined(args)
         self._commands.append(args)
         self._parsers.append(None)
         return self
@@ -315,59 +376,125 @@ class ClusterPipeline(Queue, Commands):
         parsers, self._parsers = self._parsers, []
         if not commands:
             return []
-        connection = self._connection
-        router = connection._router
+        if self.transaction:
+            results = await self._transaction(commands, self._slots(commands))
+        else:
+            results = await self._grouped(commands)
+        if raise_on_error and any(isinstance(reply, ResponseError) for reply in results):
+            raise_first_error(results, [command_name(args[0]) for args in commands])
+        # Only typed commands have parsers: a pipeline of execute_command calls skips the walk.
+        return results if parsers.count(None) == len(parsers) else parse_results(results, parsers)
+
+    def _slots(self, commands: list[tuple[CommandArg, ...]]) -> list[int | None]:
+        """The slot of each command (None: keyless); `ValueError` for one across slots."""
+        table = self._connection._router.table
         slots: list[int | None] = []
         for args in commands:
             try:
-                slots.append(slot_of(router.table, args))
+                slots.append(slot_of(table, args))
             except CrossSlotError:
-                if self.transaction:
-                    raise ValueError(
-                        f"a transaction must stay in one slot: {command_name(args[0])} has "
-                        "keys in several"
-                    ) from None
-                raise
-        if self.transaction:
-            results = await self._transaction(commands, slots)
-        else:
-            results = await self._grouped(commands, slots)
-        if raise_on_error:
-            raise_first_error(results, [command_name(args[0]) for args in commands])
-        return parse_results(results, parsers)
+                raise ValueError(
+                    f"a transaction must stay in one slot: {command_name(args[0])} has keys in "
+                    "several"
+                ) from None
+        return slots
 
-    async def _grouped(
-        self, commands: list[tuple[CommandArg, ...]], slots: list[int | None]
-    ) -> list[object]:
+    async def _grouped(self, commands: list[tuple[CommandArg, ...]]) -> list[object]:
         connection = self._connection
         router = connection._router
-        groups: dict[tuple[str, int], tuple[NodeConnection, list[int]]] = {}
-        for index, slot in enumerate(slots):
-            node = router.any_primary() if slot is None else router.node_for_slot(slot)
-            target = router.connection_for_node(node)
-            groups.setdefault(target.address, (target, []))[1].append(index)
+        table = router.table
+        single_key = router.single_key
+        by_slot = router.by_slot
+        slots: list[int | None] = []
+        # Per node: the indexes of its commands and their encodings (encoded here, once: the
+        # node's batch is written as it is, without a node pipeline re-checking each command).
+        groups: dict[NodeConnection, tuple[list[int], list[bytes | Pieces]]] = {}
+        # Whether every encoding is bytes (joined as they are, no `concat` check per batch).
+        flat = True
+        for index, args in enumerate(commands):
+            # One-key commands (the common case) by their cached name: no table walk.
+            name = args[0]
+            single = single_key.get(name) if type(name) is str or type(name) is bytes else False
+            if single is None:
+                single = router.learn_single_key(name)  # type: ignore[arg-type]
+            if single and len(args) > 1:
+                key = args[1]
+                # key_slot's common case inlined: a bytes key without a hash tag.
+                if type(key) is bytes and b"{" not in key:
+                    slot: int | None = crc_hqx(key, 0) & 0x3FFF
+                else:
+                    slot = key_slot(key)
+            else:
+                slot = slot_of(table, args)  # CrossSlotError: the server's error, raised
+            if slot is None:
+                target = router.connection_for_node(router.any_primary())
+            else:
+                target = by_slot[slot] or router.primary_connection(slot)
+            slots.append(slot)
+            command = encode_pieces(*args)
+            if type(command) is not bytes:
+                flat = False
+            group = groups.get(target)
+            if group is None:
+                group = groups[target] = ([], [])
+            group[0].append(index)
+            group[1].append(command)
         results: list[object] = [None] * len(commands)
 
-        async def send(target: NodeConnection, indexes: list[int]) -> None:
-            pipe = target.connection.pipeline()
-            for index in indexes:
-                pipe.execute_command(*commands[index])
-            try:
-                replies = await pipe.execute(raise_on_error=False)
-            except RedisError as exc:  # typed, and raised once below (never as a group)
-                replies = [exc] * len(indexes)
+        def deliver(indexes: list[int], replies: list[object]) -> None:
             for index, reply in zip(indexes, replies, strict=True):
                 results[index] = reply
 
-        async with anyio.create_task_group() as group:
-            for target, indexes in groups.values():
-                group.start_soon(send, target, indexes)
+        async def send(
+            target: NodeConnection, indexes: list[int], encoded: list[bytes | Pieces]
+        ) -> None:
+            try:
+                replies = await target.connection._execute_batch(concat(*encoded), len(encoded))
+            except RedisError as exc:  # typed, and raised once below (never as a group)
+                replies = [exc] * len(indexes)
+            deliver(indexes, replies)
+
+        # Every batch bound for a live connection (without a command timeout to apply) is
+        # queued on it before any is awaited: the writes go out together, with no task started
+        # and no frame per node. A reply slot left behind by a cancelled caller is filled and
+        # dropped by its connection, as any abandoned slot is. The others (a node to connect
+        # first, a timeout to apply) go through their connection's batch call, in tasks.
+        queued: list[tuple[list[int], Any]] = []
+        others: list[tuple[NodeConnection, list[int], list[bytes | Pieces]]] = []
+        for target, (indexes, encoded) in groups.items():
+            multiplexed = target.connection
+            link = multiplexed._session.link
+            if link is None or link.closed or multiplexed._timeout is not None:
+                others.append((target, indexes, encoded))
+                continue
+            try:
+                blob = b"".join(encoded) if flat else concat(*encoded)  # type: ignore[arg-type]
+                queued.append((indexes, link.submit_batch(blob, len(encoded))))
+            except RedisError as exc:  # the link failed meanwhile: typed, raised once below
+                deliver(indexes, [exc] * len(indexes))
+
+        async def collect() -> None:
+            for indexes, waiter in queued:
+                try:
+                    replies = await waiter.wait()
+                except RedisError as exc:  # typed, and raised once below (never as a group)
+                    replies = [exc] * len(indexes)
+                deliver(indexes, replies)
+
+        if others:
+            async with anyio.create_task_group() as task_group:
+                for other in others:
+                    task_group.start_soon(send, *other)
+                await collect()
+        else:
+            await collect()
         # Members the cluster redirected (a slot moved meanwhile) are retried one by one.
         for index, reply in enumerate(results):
-            if isinstance(reply, ResponseError) and parse_redirect(reply) is not None:
-                results[index] = await connection._run(slots[index], commands[index])
-            elif isinstance(reply, RedisError) and not isinstance(reply, ResponseError):
-                raise reply
+            if isinstance(reply, RedisError):
+                if not isinstance(reply, ResponseError):
+                    raise reply
+                if parse_redirect(reply) is not None:
+                    results[index] = await connection._run(slots[index], commands[index])
         return results
 
     async def _transaction(

@@ -31,17 +31,21 @@ from .._connection._multiplexed import MultiplexedConnection
 from .._connection._session import CredentialsSource
 from .._errors import ConnectionClosedError, RedisConnectionError, RedisError, ResponseError
 from .._options import ConnectionOptions
-from ..protocol._cluster_commands import CommandTable, parse_command_reply
+from ..protocol._cluster_commands import CommandInfo, CommandTable, parse_command_reply
+from ..protocol._cluster_slots import SLOT_COUNT
 from ..protocol._cluster_topology import (
     ClusterNode,
     SlotMap,
     parse_cluster_shards,
     parse_cluster_slots,
 )
+from ..protocol._routing import classify
 
 __all__ = ["NodeConnection", "Router"]
 
 logger = logging.getLogger("anyredis_auth.cluster")
+
+_SINGLE_KEY_LIMIT = 1024
 
 
 class NodeConnection:
@@ -84,8 +88,13 @@ class Router:
         self.read_from_replicas = read_from_replicas
         self.max_redirects = max_redirects
         self.failover_timeout = failover_timeout
-        self.slot_map: SlotMap | None = None
-        self.table: CommandTable = CommandTable(())
+        self._slot_map: SlotMap | None = None
+        self._table: CommandTable = CommandTable(())
+        #: The hot path's caches, dropped whenever the map / the table / the nodes change: each
+        #: slot's primary connection (None: not looked up yet), and per command name (as given)
+        #: whether its only key is argument 1 and it may take the one-key path.
+        self.by_slot: list[NodeConnection | None] = [None] * SLOT_COUNT
+        self.single_key: dict[object, bool] = {}
         self._nodes: dict[tuple[str, int, bool], NodeConnection] = {}
         self._refresh_lock = anyio.Lock()
         #: Incremented by every completed refresh (callers wait for a newer one).
@@ -94,6 +103,51 @@ class Router:
         self._refresh_pending = False
         #: Whether `run_periodic_refresh` was started.
         self.refreshing_periodically = False
+
+    @property
+    def slot_map(self) -> SlotMap | None:
+        """The slot map (None until the first refresh)."""
+        return self._slot_map
+
+    @slot_map.setter
+    def slot_map(self, slot_map: SlotMap | None) -> None:
+        self._slot_map = slot_map
+        self.by_slot = [None] * SLOT_COUNT
+
+    @property
+    def table(self) -> CommandTable:
+        """The server's command table (empty until the first refresh)."""
+        return self._table
+
+    @table.setter
+    def table(self, table: CommandTable) -> None:
+        self._table = table
+        self.single_key = {}
+
+    def primary_connection(self, slot: int) -> NodeConnection:
+        """The connection to the primary of `slot` (cached in `by_slot` until the map changes)."""
+        node = self.connection_for_node(self.node_for_slot(slot))
+        self.by_slot[slot] = node
+        return node
+
+    def learn_single_key(self, name: str | bytes) -> bool:
+        """Whether command `name` takes the one-key path: an ordinary command (not blocking,
+        not refused) without subcommands whose only key is argument 1 (GET, SET, INCR, HGET...),
+        sent to the slot's primary (not a read that may go to a replica). Cached in
+        `single_key`."""
+        info: CommandInfo | None = self._table.lookup((name,))
+        single = (
+            info is not None
+            and not info.subcommands
+            and info.fixed_positions == (1,)
+            and classify((name,)) is None
+            and not (info.readonly and self.read_from_replicas)
+        )
+        # An empty table (no refresh yet) knows nothing: ask again later. Bounded: names are
+        # the caller's (a typo per call must not grow the cache).
+        if self._table and len(self.single_key) < _SINGLE_KEY_LIMIT:
+            self.single_key[name] = single
+        return single
 
     # -- node connections ----------------------------------------------------------------------
 
@@ -162,6 +216,7 @@ class Router:
 
     async def close(self) -> None:
         self._closed = True
+        self.by_slot = [None] * SLOT_COUNT  # the next command asks node_connection: closed
         nodes, self._nodes = list(self._nodes.values()), {}
         for node in nodes:
             await node.connection.aclose()
