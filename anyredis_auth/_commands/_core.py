@@ -171,7 +171,9 @@ def _install(
 ) -> None:
     for name, described in typed_commands(cls).items():
         method = make(described.build, described.plain)
-        method.__name__ = method.__qualname__ = name
+        method.__name__ = name
+        method.__qualname__ = f"{cls.__qualname__}.{name}"
+        method.__module__ = cls.__module__
         method.__doc__ = described.build.__doc__
         method.__wrapped__ = described.build  # type: ignore[attr-defined]  # for inspect/help
         setattr(cls, name, method)
