@@ -1,9 +1,9 @@
 """The typed layer's cost on the hot path: ``con.get(k)`` against ``con.execute("GET", k)``.
 
 Issue 15's target: the typed call within 5% of `execute` at 100 tasks. Both run in the same
-process against one local server, interleaved (execute, typed, execute, typed, ...), counted per second of the
-process's own CPU time (so a busy machine disturbs it less); the median of each is printed
-with their ratio, per event loop::
+process against one local server, interleaved (execute, typed, execute, typed, ...), counted
+per second of the process's own CPU time (so a busy machine disturbs it less); the median of
+each is printed with their ratio, per event loop::
 
     python -m benchmarks.typed                  # 100 tasks, 7 rounds, both loops
     python -m benchmarks.typed --tasks 1 --rounds 11

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import socket
+from asyncio import InvalidStateError
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -65,9 +66,12 @@ class Link:
         self._new_waiter = factory.single
         self._new_batch = factory.batch
         #: asyncio: bare futures for `call` (the reader fills them itself); else None.
+        self._await_new = factory.await_new
         self._new_bare = factory.bare
         self._bare_type = factory.bare_type
         self._receive_size = _RECEIVE_SIZE if factory.bare is None else _ASYNCIO_RECEIVE_SIZE
+        #: `submit` plus the slot's wait, in one call: what to await for the reply. The
+        #: calling task must await it at once (on trio it is already parked on the slot).
         self.call: Callable[[bytes | Pieces], Awaitable[Any]] = (
             self._call_wait if factory.bare is None else self._call_bare
         )
@@ -152,14 +156,14 @@ class Link:
         if idle and self._direct and type(data) is bytes and not self._outbuf and not self._writing:
             data = self._send_now(data)
             if not data:
-                return waiter.wait()
+                return self._await_new(waiter)
         if type(data) is not bytes:
             self._pieces += 1
         self._outbuf.append(data)
         if not self._woken:
             self._woken = True
             self._wake.set(None)
-        return waiter.wait()
+        return self._await_new(waiter)
 
     def _call_bare(self, data: bytes | Pieces) -> Awaitable[Any]:
         # `submit` with a bare asyncio future as the slot (asyncio only; see `call`).
@@ -426,9 +430,12 @@ class Link:
                         slot: Any = pending.popleft()
                         if type(slot) is future:
                             # A bare future (`call`): a cancelled caller cancelled it, and its
-                            # reply is dropped.
-                            if not slot.done():
+                            # reply is dropped (asking `done()` first would cost a call per
+                            # reply; so would `contextlib.suppress`).
+                            try:  # noqa: SIM105
                                 slot.set_result(reply)
+                            except InvalidStateError:
+                                pass
                         else:
                             slot.set(reply)
                     else:

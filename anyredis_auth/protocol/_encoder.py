@@ -40,6 +40,8 @@ _CRLF = b"\r\n"
 # Preformatted headers for the common small sizes: a table lookup beats formatting.
 _BULK_HEADERS: tuple[bytes, ...] = tuple(b"$%d\r\n" % n for n in range(1024))
 _ARRAY_HEADERS: tuple[bytes, ...] = tuple(b"*%d\r\n" % n for n in range(64))
+#: Commands of fewer arguments than this are "short" (see `encode_pieces`).
+_SHORT = 8
 
 
 #: A payload of at least this many bytes is sent as a buffer of its own, never copied into a join.
@@ -61,18 +63,55 @@ class Pieces(list[bytes | bytearray | memoryview]):
         return b"".join(self)
 
 
+#: The encoded head of a short command (array header and name), by argument count, then by
+#: name: command names are few, so each is encoded once. Each table is bounded (a caller could
+#: make up names); beyond the bound a head is encoded each time.
+_HEADS: tuple[dict[str | bytes, bytes], ...] = tuple({} for _ in range(_SHORT))
+_HEADS_PER_COUNT = 512
+
+
 def encode_pieces(*args: CommandArg) -> bytes | Pieces:
     """`encode_command`, except that a command with a big payload comes back as `Pieces`."""
-    # The hot path (every command of a shared connection): fewer than 64 arguments, each an
-    # exact bytes, str or int of less than 1 KiB, encoded in one loop with table headers.
-    # Anything else (and every error) takes the general path below, which raises the errors.
+    # The hot path (every command of a shared connection). A short command (fewer than
+    # `_SHORT` arguments: GET, SET...) named by an exact str or bytes, whose other arguments are
+    # exact bytes, str or int of less than 1 KiB: its cached head, then each argument
+    # concatenated (cheaper than a join for so few). Fewer than 64 such arguments: one loop
+    # with table headers and a join. Anything else (and every error) takes the general path
+    # below, which raises the errors.
     count = len(args)
+    items: tuple[Any, ...] = args  # dispatched on the exact type below
+    if 0 < count < _SHORT:
+        name = items[0]
+        kind = type(name)
+        if kind is str or kind is bytes:
+            out = _HEADS[count].get(name) or _head(count, name)
+            if out is not None:
+                headers = _BULK_HEADERS
+                try:
+                    for arg in items[1:]:
+                        kind = type(arg)
+                        if kind is bytes:
+                            payload = arg
+                        elif kind is str:
+                            payload = arg.encode()
+                        elif kind is int:
+                            payload = b"%d" % arg
+                        else:
+                            break
+                        size = len(payload)
+                        if size >= 1024:
+                            break
+                        out += headers[size] + payload + b"\r\n"
+                    else:
+                        return out
+                except UnicodeEncodeError:
+                    pass  # the general path names the argument
+                return _encode_pieces(args)
     if 0 < count < 64:
         small: list[bytes] = [_ARRAY_HEADERS[count]]
         append = small.append
         headers = _BULK_HEADERS
         crlf = _CRLF
-        items: tuple[Any, ...] = args  # dispatched on the exact type below
         try:
             for arg in items:
                 kind = type(arg)
@@ -95,6 +134,23 @@ def encode_pieces(*args: CommandArg) -> bytes | Pieces:
         except UnicodeEncodeError:
             pass  # the general path names the argument
     return _encode_pieces(args)
+
+
+def _head(count: int, name: str | bytes) -> bytes | None:
+    """The head of a short command named `name` (cached), or None: the name is no small
+    UTF-8 string, for the general path to encode or refuse."""
+    try:
+        payload = name.encode() if type(name) is str else name
+    except UnicodeEncodeError:
+        return None
+    size = len(payload)
+    if size >= 1024:
+        return None
+    head = _ARRAY_HEADERS[count] + _BULK_HEADERS[size] + payload + _CRLF  # type: ignore[operator]
+    heads = _HEADS[count]
+    if len(heads) < _HEADS_PER_COUNT:
+        heads[name] = head
+    return head
 
 
 def _encode_pieces(args: tuple[CommandArg, ...]) -> bytes | Pieces:
