@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import anyio
+import pytest
 
 from anyredis_auth import Client, ClusterClient
 from anyredis_auth.testing.cluster import LocalCluster
@@ -104,3 +105,36 @@ async def check_cluster(
         finally:
             await con.execute("FLUSHALL")
     assert differences(corpus, expected, got) == []
+
+
+# -- the three standard tests of a corpus module ---------------------------------------------
+# A corpus module imports these (pytest collects them there, with the module's marks) and
+# defines `CORPUS`, which the `corpus` and `expected` fixtures read from it.
+
+
+async def test_direct(
+    command_server: ServerProcess,
+    corpus: list[Call],
+    expected: list[Outcome],
+    protocol: int,
+    decode: bool,
+) -> None:
+    """The module's corpus, call by call: no difference from redis-py."""
+    await check_direct(command_server, corpus, expected, protocol=protocol, decode=decode)
+
+
+async def test_pipelined(
+    command_server: ServerProcess,
+    corpus: list[Call],
+    expected: list[Outcome],
+    protocol: int,
+    decode: bool,
+) -> None:
+    """The module's corpus on one pipeline: no difference from redis-py."""
+    await check_pipelined(command_server, corpus, expected, protocol=protocol, decode=decode)
+
+
+@pytest.mark.parametrize("decode", [False], ids=["bytes"])
+async def test_cluster(cluster: LocalCluster, corpus: list[Call], expected: list[Outcome]) -> None:
+    """The module's corpus on a cluster connection: no difference from redis-py."""
+    await check_cluster(cluster, corpus, expected)

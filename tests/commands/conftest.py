@@ -52,6 +52,12 @@ def oracle(command_server: ServerProcess) -> Oracle:
 
 
 @pytest.fixture
+def corpus(request: pytest.FixtureRequest) -> list[Call]:
+    """The test module's `CORPUS`."""
+    return list(request.module.CORPUS)
+
+
+@pytest.fixture
 def expected(request: pytest.FixtureRequest, oracle: Oracle, decode: bool) -> list[Outcome]:
     """redis-py's outcomes of the test module's `CORPUS`."""
     corpus: Sequence[Call] = request.module.CORPUS

@@ -7,10 +7,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from anyredis_auth import Client
-from anyredis_auth.testing.cluster import LocalCluster
 from tests._servers import ServerProcess
-from tests.commands._checks import check_cluster, check_direct, check_pipelined, check_sequence
-from tests.commands._oracle import OURS_DB, Call, Outcome, call
+from tests.commands._checks import check_sequence
+
+# The three standard corpus tests, collected here (`corpus` reads this module's CORPUS):
+from tests.commands._checks import test_cluster as test_cluster
+from tests.commands._checks import test_direct as test_direct
+from tests.commands._checks import test_pipelined as test_pipelined
+from tests.commands._oracle import OURS_DB, Call, call
 
 pytestmark = pytest.mark.anyio
 
@@ -104,23 +108,6 @@ CORPUS: list[Call] = [
     call("smove", "{t}str", "{t}s1", "x"),
     call("sscan", "{t}str"),
 ]
-
-
-async def test_direct(
-    command_server: ServerProcess, expected: list[Outcome], protocol: int, decode: bool
-) -> None:
-    await check_direct(command_server, CORPUS, expected, protocol=protocol, decode=decode)
-
-
-async def test_pipelined(
-    command_server: ServerProcess, expected: list[Outcome], protocol: int, decode: bool
-) -> None:
-    await check_pipelined(command_server, CORPUS, expected, protocol=protocol, decode=decode)
-
-
-@pytest.mark.parametrize("decode", [False], ids=["bytes"])
-async def test_cluster(cluster: LocalCluster, expected: list[Outcome]) -> None:
-    await check_cluster(cluster, CORPUS, expected)
 
 
 async def test_sscan_iter_pages(command_server: ServerProcess) -> None:
