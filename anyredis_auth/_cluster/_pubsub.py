@@ -4,11 +4,12 @@
   on one subscriber connection to one primary. When that connection is lost (its node died, or
   dropped it), the subscriber yields a ``gap`` message, closes it and subscribes every channel
   and pattern again on another node (a connected one first; the lost node last, in case it
-  comes back). Nothing is delivered twice: the lost connection hands on nothing after its gap,
-  and the new one only what is published after it subscribed. One limit: a message published
-  just before the node died reaches the other nodes over the cluster bus; should it reach the
-  new node after the new subscription (a bus link slower than a reconnect), it would arrive
-  twice. No such case was seen in the tests.
+  comes back). The lost connection hands on nothing after its gap, and the new one only what
+  reaches its node after it subscribed. So a message published just before the node died may
+  arrive on both sides of the gap: it reaches the other nodes over the cluster bus, and a bus
+  link slower than the reconnect brings it to the new node after the new subscription (seen
+  on a loaded machine). Across a move, classic messages are at-least-once for the moment
+  before it; nothing arrives twice on either side of the gap.
 - ``ssubscribe``: a shard channel is served by the owner of its slot, so each owner gets a
   subscriber connection of its own. When the slot moves (the server ends the subscription by
   itself with ``sunsubscribe``) or the owner is lost (a failover), the channel is subscribed

@@ -510,7 +510,8 @@ async def test_classic_subscriber_moves_when_its_node_dies(
 ) -> None:
     """SIGKILL the node the classic subscriber is on: it yields a gap, subscribes its channels
     and patterns again on another node, and goes on receiving what is published after the
-    move; nothing arrives twice."""
+    move; nothing arrives twice on either side of the gap, and only messages published before
+    the move may arrive on both sides (the cluster bus delivering them late to the new node)."""
     channel = f"{key_prefix}news"
     pattern = f"{key_prefix}pat:*"
     patterned = f"{key_prefix}pat:one"
@@ -613,10 +614,19 @@ async def test_classic_subscriber_moves_when_its_node_dies(
         if kind == "message" and name == channel and number > moved_from
     ]
     assert gaps[0] < after_move[0], report()
-    # Nothing twice (the bus may reorder messages published on different primaries: count).
+    # Nothing twice, but for what the cluster bus brings late across the move: a message
+    # published before the move that reached the old node (delivered before the gap) can reach
+    # the new node after the new subscription (delivered again after the gap; seen under load).
+    # (The bus may also reorder messages published on different primaries: count, not order.)
+    first_gap = gaps[0]
     for kind, name in (("message", channel), ("pmessage", patterned)):
-        counts = Counter(received(kind, name))
-        assert [number for number, seen in counts.items() if seen > 1] == [], report()
+        before = Counter(n for k, c, n in events[:first_gap] if k == kind and c == name)
+        after = Counter(n for k, c, n in events[first_gap:] if k == kind and c == name)
+        assert [number for number, seen in before.items() if seen > 1] == [], report()
+        assert [number for number, seen in after.items() if seen > 1] == [], report()
+        again = [number for number in after if number in before]
+        limit = moved_from if kind == "message" else moved_pattern
+        assert all(number <= limit for number in again), (again, report())
     # Only the patterned channel's pmessages, and only the subscribed channel's messages.
     assert {(kind, name) for kind, name, _ in events if kind != "gap"} == {
         ("message", channel),
