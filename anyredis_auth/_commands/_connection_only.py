@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Literal, TypeVar, overload
 
-from ._core import EncodableT, KeyT, Runner
+from ._core import EncodableT, KeyT, Request, Runner
 from ._hashes import build_hscan
 from ._keys import build_scan
 from ._scripting import Script
@@ -68,29 +68,21 @@ class ConnectionOnlyCommands(Runner):
     ) -> AsyncIterator[Any]:
         """Every ``(field, value)`` of the hash at `name` (every field with `no_values`), HSCAN
         cursor by cursor."""
-        cursor = 0
-        while True:
-            args, parse = build_hscan(name, cursor, match, count, no_values)
-            assert parse is not None  # a scan builder always has its parser
-            cursor, data = parse(await self.execute(*args))
+        async for data in _pages(
+            self.execute, lambda cursor: build_hscan(name, cursor, match, count, no_values)
+        ):
             for item in data if no_values else data.items():
                 yield item
-            if cursor == 0:
-                return
 
     async def sscan_iter(
         self, name: KeyT, match: EncodableT | None = None, count: int | None = None
     ) -> AsyncIterator[Any]:
         """Every member of the set at `name`, SSCAN cursor by cursor."""
-        cursor = 0
-        while True:
-            args, parse = build_sscan(name, cursor, match, count)
-            assert parse is not None  # a scan builder always has its parser
-            cursor, members = parse(await self.execute(*args))
+        async for members in _pages(
+            self.execute, lambda cursor: build_sscan(name, cursor, match, count)
+        ):
             for member in members:
                 yield member
-            if cursor == 0:
-                return
 
     def _keyspace_parts(self) -> list[Callable[..., Awaitable[Any]]]:
         """Where `scan_iter` walks the keyspace, one SCAN cursor each: this connection (a
@@ -106,15 +98,11 @@ class ConnectionOnlyCommands(Runner):
         """Every key (matching `match`, of type `_type`), SCAN cursor by cursor (on a cluster:
         every primary's keys, one primary after the other)."""
         for execute in self._keyspace_parts():
-            cursor = 0
-            while True:
-                args, parse = build_scan(cursor, match, count, _type)
-                assert parse is not None  # a scan builder always has its parser
-                cursor, keys = parse(await execute(*args))
+            async for keys in _pages(
+                execute, lambda cursor: build_scan(cursor, match, count, _type)
+            ):
                 for key in keys:
                     yield key
-                if cursor == 0:
-                    break
 
     @overload
     def zscan_iter(
@@ -146,12 +134,23 @@ class ConnectionOnlyCommands(Runner):
         score_cast_func: ScoreCastT = float,
     ) -> AsyncIterator[tuple[Any, Any]]:
         """Every ``(member, score)`` of the sorted set at `name`, ZSCAN cursor by cursor."""
-        cursor = 0
-        while True:
-            args, parse = build_zscan(name, cursor, match, count, score_cast_func)
-            assert parse is not None  # a scan builder always has its parser
-            cursor, pairs = parse(await self.execute(*args))
+        async for pairs in _pages(
+            self.execute, lambda cursor: build_zscan(name, cursor, match, count, score_cast_func)
+        ):
             for pair in pairs:
                 yield pair
-            if cursor == 0:
-                return
+
+
+async def _pages(
+    execute: Callable[..., Awaitable[Any]], request: Callable[[int], Request[Any]]
+) -> AsyncIterator[Any]:
+    """Each page of a ``*SCAN`` walk, cursor by cursor until the server says 0: `request` makes
+    the command (and its parser, which gives ``(cursor, page)``) for a cursor."""
+    cursor = 0
+    while True:
+        args, parse = request(cursor)
+        assert parse is not None  # a scan builder always has its parser
+        cursor, page = parse(await execute(*args))
+        yield page
+        if cursor == 0:
+            return
