@@ -14,6 +14,7 @@ cancellation fails every pending slot with a typed error and ends the link's tas
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 from asyncio import InvalidStateError
@@ -88,6 +89,13 @@ class Link:
         self._raw_socket, self._raw_owned = _raw_socket(stream)
         #: Whether an idle link's caller may send its command itself (`_send_now`).
         self._direct = self._raw_socket is not None
+        #: asyncio, plain TCP, shared link: the transport whose data the link reads in the
+        #: loop's own callback (`_ReplyProtocol`: no reader task); else None.
+        self._transport = (
+            _asyncio_transport(stream)
+            if factory.bare is not None and self._raw_socket is not None and not pubsub
+            else None
+        )
         #: Whether the writer is in the stream's send (then nobody else may send).
         self._writing = False
         #: Whether the last chunk read held one reply: callers take turns rather than run
@@ -299,7 +307,10 @@ class Link:
                     scope.cancel()
                 async with anyio.create_task_group() as group:
                     group.start_soon(self._write_loop)
-                    group.start_soon(self._read_loop)
+                    if self._transport is not None:
+                        _ReplyProtocol.install(self, self._transport)
+                    else:
+                        group.start_soon(self._read_loop)
                     task_status.started()
         finally:
             self.close()
@@ -372,28 +383,32 @@ class Link:
         self._writing = False
 
     async def _read_loop(self) -> None:
-        """The one reader: the ways a socket dies become the typed error that closes it."""
+        """The one reader task (trio, TLS, pub/sub): a dying socket closes the link, typed."""
         try:
             await self._read_replies()
-        except anyio.EndOfStream:
-            self.close(RedisConnectionError(f"the server at {self.address} closed the connection"))
-        except STREAM_ERRORS:
-            self.close(RedisConnectionError(f"lost the connection to {self.address}"))
-        except ProtocolError as exc:
-            self.close(ProtocolError(f"{exc} (from {self.address}); the connection was dropped"))
-        except Exception as exc:  # a reply we could not handle: never into the holder's group
-            self.close(
-                ProtocolError(
-                    f"could not handle a reply from {self.address} ({type(exc).__name__}); "
-                    "the connection was dropped"
-                )
-            )
+        except Exception as exc:  # never into the holder's group
+            self.close(self._reading_error(exc))
+
+    def _reading_error(self, exc: BaseException) -> BaseException:
+        """The typed error that closes the link when reading failed with `exc`."""
+        if isinstance(exc, anyio.EndOfStream):
+            return RedisConnectionError(f"the server at {self.address} closed the connection")
+        if isinstance(exc, STREAM_ERRORS):
+            return RedisConnectionError(f"lost the connection to {self.address}")
+        if isinstance(exc, ProtocolError):
+            return ProtocolError(f"{exc} (from {self.address}); the connection was dropped")
+        return ProtocolError(  # a reply we could not handle
+            f"could not handle a reply from {self.address} ({type(exc).__name__}); "
+            "the connection was dropped"
+        )
 
     async def _read_replies(self) -> None:
         receive = self._stream.receive
         size = self._receive_size
         if not self._queue.events:
-            await self._read_plain(receive, size)
+            take = self._take_chunk
+            while not self.closed:
+                take(await receive(size))
             return
         # A pub/sub link: every reply is the sans-IO queue's call, one at a time (an event's
         # handler is awaited before the next reply is parsed).
@@ -413,36 +428,89 @@ class Link:
                 self.close(ConnectionClosedError(f"connection to {self.address} was replaced"))
                 return
 
-    async def _read_plain(self, receive: Callable[[int], Awaitable[bytes]], size: int) -> None:
-        """`_read_replies` for a shared link: each chunk's replies at once, and an ordinary
-        reply for a waiting slot handled inline (pushes and stray replies: the queue's call)."""
-        feed = self._parser.feed
+    def _take_chunk(self, data: bytes) -> None:
+        """Read a chunk of a shared link: its replies at once, an ordinary reply for a waiting
+        slot handled inline (pushes and stray replies: the queue's call). Synchronous: the
+        reader task calls it, or on asyncio the loop itself (`_ReplyProtocol`)."""
+        self._parser.feed(data)
         replies = self._parser.replies
         pending = self._pending
-        route = self._queue.route
         future: Any = self._bare_type
-        while True:
-            feed(await receive(size))
-            while batch := replies():  # until empty: an error after some replies comes next
-                self._lone = len(batch) == 1
-                for reply in batch:
-                    if pending and type(reply) is not Push:
-                        slot: Any = pending.popleft()
-                        if type(slot) is future:
-                            # A bare future (`call`): a cancelled caller cancelled it, and its
-                            # reply is dropped (asking `done()` first would cost a call per
-                            # reply; so would `contextlib.suppress`).
-                            try:  # noqa: SIM105
-                                slot.set_result(reply)
-                            except InvalidStateError:
-                                pass
-                        else:
-                            slot.set(reply)
+        while batch := replies():  # until empty: an error after some replies comes next
+            self._lone = len(batch) == 1
+            for reply in batch:
+                if pending and type(reply) is not Push:
+                    slot: Any = pending.popleft()
+                    if type(slot) is future:
+                        # A bare future (`call`): a cancelled caller cancelled it, and its
+                        # reply is dropped (asking `done()` first would cost a call per reply;
+                        # so would `contextlib.suppress`).
+                        try:  # noqa: SIM105
+                            slot.set_result(reply)
+                        except InvalidStateError:
+                            pass
                     else:
-                        route(reply)  # a push, or a reply nobody asked for (raises)
-            if self._retiring and not pending:
-                self.close(ConnectionClosedError(f"connection to {self.address} was replaced"))
-                return
+                        slot.set(reply)
+                else:
+                    self._queue.route(reply)  # a push, or a reply nobody asked for (raises)
+        if self._retiring and not pending:
+            self.close(ConnectionClosedError(f"connection to {self.address} was replaced"))
+
+
+class _ReplyProtocol(asyncio.Protocol):
+    """The reader of a shared plain-TCP link on asyncio: the loop hands each chunk to the link
+    as it arrives, in its own callback.
+
+    A reader task would cost, per chunk, a task step and two selector changes (anyio's stream
+    resumes and pauses reading around every receive): for a lone caller, per command. The
+    link's writer keeps sending on the socket itself; this protocol only reads.
+    """
+
+    def __init__(self, link: Link) -> None:
+        self._link = link
+
+    @classmethod
+    def install(cls, link: Link, transport: asyncio.Transport) -> None:
+        """Take `transport`'s incoming data from its stream's own protocol, with whatever that
+        protocol had already read."""
+        previous: Any = transport.get_protocol()
+        protocol = cls(link)
+        transport.set_protocol(protocol)
+        while previous.read_queue:
+            protocol.data_received(previous.read_queue.popleft())
+        if previous.exception is not None or transport.is_closing():
+            protocol.connection_lost(previous.exception or ConnectionResetError())
+        elif previous.is_at_eof:
+            protocol.eof_received()
+        else:
+            transport.resume_reading()
+
+    def data_received(self, data: bytes) -> None:
+        link = self._link
+        try:
+            link._take_chunk(data)
+        except Exception as exc:  # never into the loop: the link closes, typed
+            link.close(link._reading_error(exc))
+
+    def eof_received(self) -> bool:
+        self._link.close(self._link._reading_error(anyio.EndOfStream()))
+        return False  # the transport closes itself
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        # None: the link closed the stream itself (already closed then), or after an EOF.
+        self._link.close(None if exc is None else self._link._reading_error(exc))
+
+
+def _asyncio_transport(stream: anyio.abc.ByteStream) -> asyncio.Transport | None:
+    """The asyncio transport under anyio's plain TCP stream, when it is one whose protocol the
+    link can take over (`_ReplyProtocol.install`); else None."""
+    transport = getattr(stream, "_transport", None)
+    protocol = getattr(transport, "get_protocol", lambda: None)()
+    if not isinstance(transport, asyncio.Transport) or not all(
+        hasattr(protocol, name) for name in ("read_queue", "exception", "is_at_eof")
+    ):
+        return None
+    return transport
 
 
 def _raw_socket(stream: anyio.abc.ByteStream) -> tuple[socket.socket | None, bool]:

@@ -169,7 +169,9 @@ async def test_shutdown_in_the_middle_of_a_reauth_is_prompt(
             proxy.stalled = True  # the AUTH goes out, its reply never comes back
             provider.set_credentials(identities.new())
             await anyio.sleep(0.1)
-            assert len(library_tasks()) >= 4  # refresher, re-auth watcher, writer, reader...
+            # The re-auth watcher, the link and its writer (and a reader task but on asyncio
+            # TCP, where the loop itself reads): what leaving must end.
+            assert len(library_tasks()) >= 3
     assert library_tasks() == []
 
 

@@ -1,0 +1,60 @@
+"""Who reads a shared link: on asyncio over plain TCP the loop itself, in the link's protocol
+callback (no reader task); on trio, TLS and Unix sockets a reader task. Both must deliver the
+same replies in the same order, including bytes read before the link took the stream over."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from anyredis_auth import Client, RedisConnectionError
+from anyredis_auth._connection._link import Link
+from anyredis_auth.protocol import Parser, encode_command
+from tests._servers import ServerProcess
+from tests._waiting import library_tasks, wait_until
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_asyncio_tcp_links_are_read_by_the_loop_others_by_a_task(
+    server: ServerProcess, anyio_backend_name: str
+) -> None:
+    async with Client.from_url(f"redis://{server.host}:{server.port}") as client:
+        con = await client.get_multiplexed_async_connection()
+        assert await con.execute("ECHO", b"x") == b"x"
+        readers = [name for name in library_tasks() if name.endswith("Link._read_loop")]
+        assert len(readers) == (0 if anyio_backend_name == "asyncio" else 1)
+        # The same 500 replies in order either way, from concurrent callers.
+        results: dict[int, object] = {}
+
+        async def echo(index: int) -> None:
+            results[index] = await con.execute("ECHO", str(index))
+
+        async with anyio.create_task_group() as group:
+            for index in range(500):
+                group.start_soon(echo, index)
+        assert results == {index: str(index).encode() for index in range(500)}
+
+
+async def test_replies_read_before_the_link_took_the_stream_come_first(
+    server: ServerProcess, anyio_backend_name: str
+) -> None:
+    stream = await anyio.connect_tcp(server.host, server.port)
+    await stream.send(encode_command("ECHO", b"early"))
+    if anyio_backend_name == "asyncio":
+        # Let anyio's own protocol read the reply, as a receive in progress would have.
+        transport = stream._transport  # type: ignore[attr-defined]
+        queued = transport.get_protocol().read_queue
+        transport.resume_reading()
+        await wait_until(lambda: bool(queued), limit=10)
+        transport.pause_reading()
+    link = Link(stream, Parser(), f"{server.host}:{server.port}")
+    early = link.submit(b"")  # the slot of the command sent above
+    async with anyio.create_task_group() as group:
+        await group.start(link.run)
+        with anyio.fail_after(10):
+            assert await early.wait() == b"early"
+            assert await link.call(encode_command("ECHO", b"later")) == b"later"
+        link.close()
+    with pytest.raises(RedisConnectionError):
+        link.submit(encode_command("PING"))
