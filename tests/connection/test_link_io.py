@@ -1,6 +1,12 @@
-"""Who reads a shared link: on asyncio over plain TCP the loop itself, in the link's protocol
-callback (no reader task); on trio, TLS and Unix sockets a reader task. Both must deliver the
-same replies in the same order, including bytes read before the link took the stream over."""
+"""How a shared link moves bytes, on asyncio and trio against real servers.
+
+Reading: on asyncio over plain TCP the loop itself, in the link's protocol callback (no reader
+task); on trio, TLS and Unix sockets a reader task. Both must deliver the same replies in the
+same order, including bytes read before the link took the stream over.
+
+Writing: many concurrent callers send the queue themselves once it is long (`_send_early`),
+ahead of the writer; whatever the kernel does not take must still leave in order.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ import anyio
 import pytest
 
 from anyredis_auth import Client, RedisConnectionError
+from anyredis_auth._connection import _link
 from anyredis_auth._connection._link import Link
 from anyredis_auth.protocol import Parser, encode_command
 from tests._servers import ServerProcess
@@ -58,3 +65,35 @@ async def test_replies_read_before_the_link_took_the_stream_come_first(
         link.close()
     with pytest.raises(RedisConnectionError):
         link.submit(encode_command("PING"))
+
+
+async def test_early_sends_that_fill_the_socket_keep_every_command_in_order(
+    server: ServerProcess,
+) -> None:
+    # 300 callers each SET a value just under the size sent unjoined: the queue reaches the
+    # early-send length with megabytes in it, more than the kernel takes at once.
+    size = _link.BIG_PAYLOAD - 1024
+    async with Client.from_url(f"redis://{server.host}:{server.port}") as client:
+        con = await client.get_multiplexed_async_connection()
+
+        async def put(index: int) -> None:
+            value = bytes([index % 251]) * size
+            assert await con.execute("SET", f"early:{index}", value) == b"OK"
+
+        with anyio.fail_after(60):
+            async with anyio.create_task_group() as group:
+                for index in range(300):
+                    group.start_soon(put, index)
+            lengths = await con.execute("EVAL", _SUMMARY, 0, 300)
+        assert lengths == [[size, index % 251] for index in range(300)]
+
+
+#: Each key's value length and first byte, in key order (one reply instead of 300 values).
+_SUMMARY = """
+local out = {}
+for i = 0, tonumber(ARGV[1]) - 1 do
+  local v = redis.call('GET', 'early:' .. i)
+  out[#out + 1] = {string.len(v), string.byte(v, 1)}
+end
+return out
+"""
