@@ -231,29 +231,29 @@ def _batches() -> Iterator[list[bytes]]:
 # measurement makes a fresh one, so every client sees the same sequence.
 
 
-def _get_call() -> Callable[[Any], Awaitable[object]]:
+def _get_call() -> Callable[[Any], Callable[[], Awaitable[object]]]:
     keys = _round_robin()
-    return lambda ops: ops.get(next(keys))
+    return lambda ops: lambda: ops.get(next(keys))
 
 
-def _set_call() -> Callable[[Any], Awaitable[object]]:
+def _set_call() -> Callable[[Any], Callable[[], Awaitable[object]]]:
     keys = _round_robin()
-    return lambda ops: ops.set(next(keys), VALUE)
+    return lambda ops: lambda: ops.set(next(keys), VALUE)
 
 
-def _pipeline_call() -> Callable[[Any], Awaitable[object]]:
+def _pipeline_call() -> Callable[[Any], Callable[[], Awaitable[object]]]:
     batches = _batches()
-    return lambda ops: ops.pipeline_get(next(batches))
+    return lambda ops: lambda: ops.pipeline_get(next(batches))
 
 
 class ClusterWorkload:
-    """A workload: `make_call()` returns the per-measurement call (see `suite.Workload`)."""
+    """A workload: `make_call()` returns the per-measurement binder (see `suite.Workload`)."""
 
     def __init__(
         self,
         name: str,
         concurrency: int,
-        make_call: Callable[[], Callable[[Any], Awaitable[object]]],
+        make_call: Callable[[], Callable[[Any], Callable[[], Awaitable[object]]]],
         per_call: int = 1,
     ) -> None:
         self.name = name

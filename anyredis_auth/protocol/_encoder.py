@@ -80,6 +80,19 @@ def encode_pieces(*args: CommandArg) -> bytes | Pieces:
     # below, which raises the errors.
     count = len(args)
     items: tuple[Any, ...] = args  # dispatched on the exact type below
+    if count == 2:
+        # A name and a key (GET, INCR, DEL, TTL...), the commonest shape: one join.
+        name, key = items
+        kind = type(key)
+        if (kind is bytes or kind is str) and (type(name) is str or type(name) is bytes):
+            head = _HEADS[2].get(name)
+            if head is not None:
+                try:
+                    payload = key if kind is bytes else key.encode()
+                except UnicodeEncodeError:
+                    return _encode_pieces(args)  # which names the argument
+                if len(payload) < 1024:
+                    return b"".join((head, _BULK_HEADERS[len(payload)], payload, _CRLF))
     if 0 < count < _SHORT:
         name = items[0]
         kind = type(name)

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import array
 import enum
+from collections.abc import Callable
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from anyredis_auth.protocol import encode_command, encode_commands
+from anyredis_auth.protocol._encoder import Pieces, encode_pieces
 
 
 def test_exact_bytes_of_a_simple_command() -> None:
@@ -149,3 +153,36 @@ def test_encode_commands_errors_name_the_command() -> None:
         encode_commands([("PING",), ("GET", None)])  # type: ignore[list-item]
     with pytest.raises(ValueError, match="command 3 is empty"):
         encode_commands([("PING",), ("PING",), ()])
+
+
+# -- the hot path: encode_pieces (cached heads, the 2-argument join, Pieces) ---------------------
+
+_ARGUMENT = st.one_of(
+    st.binary(max_size=1100),
+    st.text(max_size=400),  # lone surrogates included: refused, like encode_command
+    st.integers(),
+    st.floats(allow_nan=True),
+    st.binary(max_size=40).map(bytearray),
+    st.binary(max_size=40).map(memoryview),
+    st.sampled_from([None, True, 1.5j]),
+)
+_NAME = st.one_of(
+    st.sampled_from(["GET", "SET", "DEL", b"GET", b"INCR", "TTL", "MGET", "HSET"]),
+    _ARGUMENT,
+)
+
+
+def _outcome(encode: Callable[..., object], args: tuple[object, ...]) -> object:
+    try:
+        result = encode(*args)
+    except (TypeError, ValueError) as exc:
+        return (type(exc), str(exc))
+    return result.tobytes() if isinstance(result, Pieces) else result
+
+
+@settings(max_examples=400)
+@given(st.tuples(_NAME), st.lists(_ARGUMENT, max_size=9))
+def test_encode_pieces_agrees_with_encode_command(name: tuple[object], rest: list[object]) -> None:
+    args = name + tuple(rest)
+    for _ in range(2):  # the second time with the command's head cached
+        assert _outcome(encode_pieces, args) == _outcome(encode_command, args)
