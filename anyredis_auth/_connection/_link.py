@@ -23,6 +23,7 @@ from typing import Any
 
 import anyio
 import anyio.abc
+import anyio.lowlevel
 
 from .._credentials import Credentials
 from .._errors import ConnectionClosedError, ProtocolError, RedisConnectionError
@@ -449,6 +450,9 @@ class Link:
         receive = self._stream.receive
         size = self._receive_size
         if not self._queue.events:
+            if self._raw_socket is not None and not self._raw_owned:
+                await self._read_socket(self._raw_socket, size)
+                return
             take = self._take_chunk
             while not self.closed:
                 take(await receive(size))
@@ -470,6 +474,30 @@ class Link:
             if self._retiring and not pending:
                 self.close(ConnectionClosedError(f"connection to {self.address} was replaced"))
                 return
+
+    async def _read_socket(self, raw: socket.socket, size: int) -> None:
+        """The reader of a shared link on its plain socket (trio; asyncio over Unix sockets).
+
+        A caller taking turns with the server (the last chunk held one reply) waits until the
+        socket is readable, then reads: trying first would cost a failed system call per
+        command. Otherwise it reads first (a chunk is usually there), then lets the other tasks
+        run before it reads again, as the stream's receive would, minus its wrapping.
+        """
+        take = self._take_chunk
+        recv = raw.recv
+        while not self.closed:
+            if self._lone:
+                await _wait_readable(raw)
+            try:
+                data = recv(size)
+            except BlockingIOError:
+                await _wait_readable(raw)
+                continue
+            if not data:
+                raise anyio.EndOfStream
+            take(data)
+            if not self._lone:
+                await _checkpoint()
 
     def _take_chunk(self, data: bytes) -> None:
         """Read a chunk of a shared link: its replies at once, an ordinary reply for a waiting
@@ -585,6 +613,12 @@ def _raw_socket(stream: anyio.abc.ByteStream) -> tuple[socket.socket | None, boo
 _wait_writable: Callable[[socket.socket], Awaitable[None]] = (
     getattr(anyio, "wait_writable", None) or anyio.wait_socket_writable
 )
+
+#: Waits until a socket can be read from (`wait_readable` from anyio 4.7 on).
+_wait_readable: Callable[[socket.socket], Awaitable[None]] = (
+    getattr(anyio, "wait_readable", None) or anyio.wait_socket_readable
+)
+_checkpoint = anyio.lowlevel.checkpoint
 
 #: Buffers per `sendmsg` call (the usual IOV_MAX is 1024).
 _IOV_MAX = 1024
