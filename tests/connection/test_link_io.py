@@ -17,30 +17,43 @@ from anyredis_auth import Client, RedisConnectionError
 from anyredis_auth._connection import _link
 from anyredis_auth._connection._link import Link
 from anyredis_auth.protocol import Parser, encode_command
-from tests._servers import ServerProcess
+from tests._servers import ServerProcess, TLSFiles
 from tests._waiting import library_tasks, wait_until
 
 pytestmark = pytest.mark.anyio
 
 
-async def test_asyncio_tcp_links_are_read_by_the_loop_others_by_a_task(
-    server: ServerProcess, anyio_backend_name: str
+def _url(server: ServerProcess, transport: str) -> str:
+    if transport == "unix":
+        return f"unix://{server.unix_path}"
+    if transport == "tls":
+        if server.tls_port is None:
+            pytest.skip(f"this {server.kind}-server is built without TLS")
+        return f"rediss://127.0.0.1:{server.tls_port}"
+    return f"redis://{server.host}:{server.port}"
+
+
+@pytest.mark.parametrize("transport", ["tcp", "unix", "tls"])
+async def test_each_reader_delivers_concurrent_replies_in_order(
+    server: ServerProcess, tls_files: TLSFiles, anyio_backend_name: str, transport: str
 ) -> None:
-    async with Client.from_url(f"redis://{server.host}:{server.port}") as client:
+    url = _url(server, transport)
+    async with Client.from_url(url, tls_ca_file=str(tls_files.ca_file)) as client:
         con = await client.get_multiplexed_async_connection()
         assert await con.execute("ECHO", b"x") == b"x"
         readers = [name for name in library_tasks() if name.endswith("Link._read_loop")]
-        assert len(readers) == (0 if anyio_backend_name == "asyncio" else 1)
-        # The same 500 replies in order either way, from concurrent callers.
+        in_the_loop = anyio_backend_name == "asyncio" and transport == "tcp"
+        assert len(readers) == (0 if in_the_loop else 1)
+        # The same replies in order whoever reads: 500 concurrent callers, big and small.
         results: dict[int, object] = {}
 
         async def echo(index: int) -> None:
-            results[index] = await con.execute("ECHO", str(index))
+            results[index] = await con.execute("ECHO", str(index) * (index % 7) ** 4)
 
         async with anyio.create_task_group() as group:
             for index in range(500):
                 group.start_soon(echo, index)
-        assert results == {index: str(index).encode() for index in range(500)}
+        assert results == {index: (str(index) * (index % 7) ** 4).encode() for index in range(500)}
 
 
 async def test_replies_read_before_the_link_took_the_stream_come_first(
