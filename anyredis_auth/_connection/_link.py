@@ -1,12 +1,15 @@
-"""One socket: a writer task, a reader task and the FIFO of reply slots between them.
+"""One socket: a writer, a reader and the FIFO of reply slots between them.
 
 Many tasks share a link. `submit` is synchronous: appending the slot to the FIFO and the bytes to
 the send buffer happens with no await in between, so the order of replies matches the order of
-slots without a lock. The writer sends everything queued since its last send in one write; the
-reader feeds the parser and hands each reply to the sans-IO `ReplyQueue`, which fills the slot
-it belongs to (see `anyredis_auth.protocol._slots`). On a pub/sub link (``pubsub=True``) the
-queue returns pub/sub events, and the reader awaits the async `event_handler` for each: a slow
-subscriber slows its own socket (backpressure), nothing else.
+slots without a lock. The writer task sends everything queued since its last send in one write
+(a caller sends itself when the link is idle, `_send_now`, or when the queue is long,
+`_send_early`). The reader feeds the parser and hands each reply to the slot it belongs to: on
+asyncio over plain TCP the loop itself, in `_ReplyProtocol`'s callback; elsewhere a reader task
+(on the plain socket, `_read_socket`, or through the stream for TLS). On a pub/sub link
+(``pubsub=True``) the sans-IO `ReplyQueue` turns replies into pub/sub events, and the reader
+task awaits the async `event_handler` for each: a slow subscriber slows its own socket
+(backpressure), nothing else.
 
 A link never raises into the task group that runs it: a dead socket, a protocol error or a
 cancellation fails every pending slot with a typed error and ends the link's tasks.
@@ -478,25 +481,29 @@ class Link:
     async def _read_socket(self, raw: socket.socket, size: int) -> None:
         """The reader of a shared link on its plain socket (trio; asyncio over Unix sockets).
 
-        A caller taking turns with the server (the last chunk held one reply) waits until the
-        socket is readable, then reads: trying first would cost a failed system call per
-        command. Otherwise it reads first (a chunk is usually there), then lets the other tasks
-        run before it reads again, as the stream's receive would, minus its wrapping.
+        After a short chunk that held one reply (a caller taking turns with the server) it
+        waits until the socket is readable, then reads: trying first would cost a failed system
+        call per command. Otherwise (a round of many replies, or the middle of a big one) a
+        chunk is usually there: it lets the other tasks run, then reads, as the stream's
+        receive would, minus its wrapping. Either way it yields once per chunk, so a busy
+        socket cannot starve the loop.
         """
         take = self._take_chunk
         recv = raw.recv
+        wait_first = True
         while not self.closed:
-            if self._lone:
+            if wait_first:
                 await _wait_readable(raw)
             try:
                 data = recv(size)
             except BlockingIOError:
-                await _wait_readable(raw)
+                wait_first = True
                 continue
             if not data:
                 raise anyio.EndOfStream
             take(data)
-            if not self._lone:
+            wait_first = self._lone and len(data) < size
+            if not wait_first:
                 await _checkpoint()
 
     def _take_chunk(self, data: bytes) -> None:
