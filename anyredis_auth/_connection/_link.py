@@ -179,12 +179,7 @@ class Link:
         if not self._woken:
             self._woken = True
             self._wake.set(None)
-        elif (
-            len(outbuf) >= self._early_at
-            and not self._writing
-            and not self._pieces
-            and self._direct
-        ):
+        elif len(outbuf) >= self._early_at:
             self._send_early()
         return self._await_new(waiter)
 
@@ -206,12 +201,7 @@ class Link:
         if not self._woken:
             self._woken = True
             self._wake.set(None)
-        elif (
-            len(outbuf) >= self._early_at
-            and not self._writing
-            and not self._pieces
-            and self._direct
-        ):
+        elif len(outbuf) >= self._early_at:
             self._send_early()
         return future  # type: ignore[no-any-return]
 
@@ -223,29 +213,27 @@ class Link:
         while they are queued, then the client idles while the server answers. Sending the
         first `_EARLY_SEND` at once (then twice as many, and so on, until the writer drains
         the rest) keeps both busy: the first replies are in by the time the last commands
-        leave. Synchronous, like `_send_now`, so no cancellation can cut it; what the kernel
-        does not take stays queued for the writer, ahead of anything queued later.
+        leave. Synchronous (`_send_now`), so no cancellation can cut it; what the kernel does
+        not take stays queued for the writer, ahead of anything queued later.
         """
         self._early_at *= 2
+        if self._writing or self._pieces or not self._direct:
+            return  # the writer's turn: a send in progress, big payloads, or no plain socket
         outbuf = self._outbuf
         data = outbuf[0] if len(outbuf) == 1 else b"".join(outbuf)  # type: ignore[arg-type]
         outbuf.clear()
-        assert self._raw_socket is not None and isinstance(data, bytes)
-        try:
-            sent = self._raw_socket.send(data)
-        except OSError:  # full (or dead: the writer meets the error and closes the link)
-            sent = 0
-        if sent < len(data):
-            outbuf.append(data[sent:])
+        assert isinstance(data, bytes)
+        if rest := self._send_now(data):
+            outbuf.append(rest)
 
     def _send_now(self, data: bytes) -> bytes:
-        """Send a command from its caller when the link is idle; return what is left to queue.
+        """Send from the caller, not the writer; return what is left to queue.
 
-        An idle link (no reply pending, nothing queued, the writer not sending, and the last
-        chunk read held a single reply) is a caller that waits for each reply before its next
-        command: sending right away saves waking the writer, a loop iteration per command.
-        Concurrent callers queue, so that their commands still leave in one write. The send is
-        synchronous, so a cancellation cannot cut it.
+        Used when the link is idle (no reply pending, nothing queued, the writer not sending,
+        and the last chunk read held a single reply): a caller that waits for each reply
+        before its next command, for whom sending right away saves waking the writer, a loop
+        iteration per command; and by `_send_early`. The send is synchronous, so a
+        cancellation cannot cut it.
         """
         assert self._raw_socket is not None
         try:
