@@ -81,32 +81,34 @@ async def test_replies_read_before_the_link_took_the_stream_come_first(
 
 
 async def test_early_sends_that_fill_the_socket_keep_every_command_in_order(
-    server: ServerProcess,
+    server: ServerProcess, key_prefix: str
 ) -> None:
     # 300 callers each SET a value just under the size sent unjoined: the queue reaches the
     # early-send length with megabytes in it, more than the kernel takes at once.
     size = _link.BIG_PAYLOAD - 1024
+    keys = [f"{key_prefix}early:{index}" for index in range(300)]
     async with Client.from_url(f"redis://{server.host}:{server.port}") as client:
         con = await client.get_multiplexed_async_connection()
 
         async def put(index: int) -> None:
             value = bytes([index % 251]) * size
-            assert await con.execute("SET", f"early:{index}", value) == b"OK"
+            assert await con.execute("SET", keys[index], value) == b"OK"
 
         with anyio.fail_after(60):
             async with anyio.create_task_group() as group:
                 for index in range(300):
                     group.start_soon(put, index)
-            lengths = await con.execute("EVAL", _SUMMARY, 0, 300)
+            lengths = await con.execute("EVAL", _SUMMARY, len(keys), *keys)
+            assert await con.execute("DEL", *keys) == 300
         assert lengths == [[size, index % 251] for index in range(300)]
 
 
 #: Each key's value length and first byte, in key order (one reply instead of 300 values).
 _SUMMARY = """
 local out = {}
-for i = 0, tonumber(ARGV[1]) - 1 do
-  local v = redis.call('GET', 'early:' .. i)
-  out[#out + 1] = {string.len(v), string.byte(v, 1)}
+for i, key in ipairs(KEYS) do
+  local v = redis.call('GET', key)
+  out[i] = {string.len(v), string.byte(v, 1)}
 end
 return out
 """
